@@ -1,0 +1,23 @@
+//! Tenantdesk's domain types: values that are valid by construction, with no I/O.
+
+mod colour;
+mod email;
+mod host;
+mod permission;
+mod settings;
+mod tenant;
+mod username;
+
+pub use colour::{HexColour, InvalidColour};
+pub use email::{EmailAddress, InvalidEmail};
+pub use host::{BaseUrl, Host, InvalidBaseUrl, InvalidHost};
+pub use permission::{BuiltinRole, Permission};
+pub use settings::{
+    InvalidLocale, InvalidRegistrationMethod, InvalidTimeZone, InvalidWebUrl, InvalidWelcomeText,
+    Locale, RegistrationMethod, TimeZoneName, WebUrl, WelcomeText,
+};
+pub use tenant::{
+    InvalidSlug, InvalidTenantName, InvalidTokenName, TenantId, TenantName, TenantSlug,
+    TenantStatus, TextProblem, TokenName,
+};
+pub use username::{InvalidUsername, Username};

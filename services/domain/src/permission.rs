@@ -1,0 +1,159 @@
+//! What an agent may do: named permissions, and the built-in roles that hold them.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// One permission. Every protected endpoint and page names the one it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Permission {
+    /// Workspace settings, email templates and the outgoing mail log.
+    WorkspaceSettings,
+    /// Invite, disable and re-role agents; reset their passwords.
+    AgentsManage,
+    /// Define roles.
+    RolesManage,
+    /// Create and revoke API tokens.
+    ApiTokensManage,
+    /// See end users and organizations.
+    UsersRead,
+    /// Create, edit, invite end users; send them password resets.
+    UsersManage,
+    /// See and work every ticket, whatever its department.
+    TicketsAll,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 7] = [
+        Self::WorkspaceSettings,
+        Self::AgentsManage,
+        Self::RolesManage,
+        Self::ApiTokensManage,
+        Self::UsersRead,
+        Self::UsersManage,
+        Self::TicketsAll,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::WorkspaceSettings => "workspace.settings",
+            Self::AgentsManage => "agents.manage",
+            Self::RolesManage => "roles.manage",
+            Self::ApiTokensManage => "api_tokens.manage",
+            Self::UsersRead => "users.read",
+            Self::UsersManage => "users.manage",
+            Self::TicketsAll => "tickets.all",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.key() == key)
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::WorkspaceSettings => {
+                "Change workspace settings and email templates; read the mail log"
+            }
+            Self::AgentsManage => {
+                "Invite, disable and change the role of agents; reset their passwords"
+            }
+            Self::RolesManage => "Create and edit roles",
+            Self::ApiTokensManage => "Create and revoke API tokens",
+            Self::UsersRead => "See end users and organizations",
+            Self::UsersManage => "Create, edit and invite end users; send them password resets",
+            Self::TicketsAll => "See and work every ticket, whatever its department",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// The roles every tenant has from the start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuiltinRole {
+    /// Everything, including workspace configuration.
+    Admin,
+    /// All tickets and the directory, no workspace configuration.
+    Manager,
+    /// Tickets of their departments; the directory read-only.
+    Agent,
+}
+
+impl BuiltinRole {
+    pub const ALL: [BuiltinRole; 3] = [Self::Admin, Self::Manager, Self::Agent];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Manager => "manager",
+            Self::Agent => "agent",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Admin => "Admin",
+            Self::Manager => "Manager",
+            Self::Agent => "Agent",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.key() == key)
+    }
+
+    pub fn permissions(self) -> &'static [Permission] {
+        match self {
+            Self::Admin => &Permission::ALL,
+            Self::Manager => &[
+                Permission::UsersRead,
+                Permission::UsersManage,
+                Permission::TicketsAll,
+            ],
+            Self::Agent => &[Permission::UsersRead],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_keys_round_trip() {
+        for permission in Permission::ALL {
+            assert_eq!(Permission::parse(permission.key()), Some(permission));
+        }
+        assert_eq!(Permission::parse("everything"), None);
+    }
+
+    #[test]
+    fn only_admins_configure_the_workspace() {
+        assert!(
+            BuiltinRole::Admin
+                .permissions()
+                .contains(&Permission::WorkspaceSettings)
+        );
+        assert!(
+            !BuiltinRole::Manager
+                .permissions()
+                .contains(&Permission::WorkspaceSettings)
+        );
+        assert!(
+            !BuiltinRole::Agent
+                .permissions()
+                .contains(&Permission::UsersManage)
+        );
+        assert!(
+            BuiltinRole::Manager
+                .permissions()
+                .contains(&Permission::TicketsAll)
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! The `tenantdesk` program: command line, configuration, wiring of store and web, and the
+//! embedded PostgreSQL launcher. Kept as a library too, so the test harness reuses the launcher.
+
+pub mod cli;
+mod database;
+mod demo;
+pub mod embedded_postgres;
+pub mod kept_child;
+pub mod mail_worker;
+mod serve;
+pub mod telemetry;
+
+pub use cli::{Cli, run};

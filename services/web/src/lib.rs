@@ -1,0 +1,23 @@
+//! Tenantdesk's HTTP layer: tenant resolution from Host, the pages people use, the JSON API
+//! under `/api/v1`, and the wiring of them all in [`router`].
+
+pub mod agents;
+pub mod api;
+mod assets;
+pub mod auth;
+mod error;
+mod health;
+pub mod invalidation;
+pub mod mailbox;
+pub mod mailer;
+mod pages;
+mod router;
+pub mod settings_cache;
+mod state;
+pub mod telemetry;
+pub mod tenancy;
+pub mod users;
+pub mod workspace;
+
+pub use router::router;
+pub use state::{App, AppState, WebConfig};

@@ -1,0 +1,289 @@
+//! Every route of Tenantdesk, wired in one place. Health and static assets answer on any host;
+//! everything else first resolves the Host to the platform site or one tenant's site.
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header::HOST;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use domain::Host;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::auth::csrf;
+use crate::error::{ApiError, PageError};
+use crate::tenancy::{CurrentTenant, Site};
+use crate::{AppState, api, assets, health, pages, telemetry};
+use domain::TenantStatus;
+
+pub fn router(state: AppState) -> Router {
+    let sites = Sites {
+        tenant: tenant_site(state.clone()),
+        platform: platform_site(state.clone()),
+    };
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/static/app.css", get(assets::stylesheet))
+        .route_layer(middleware::from_fn(telemetry::record_route))
+        .fallback(move |State(state): State<AppState>, request: Request| {
+            let sites = sites.clone();
+            async move { sites.dispatch(&state, request).await }
+        })
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(telemetry::request_span)
+                        .on_response(telemetry::record_response),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(middleware::from_fn(telemetry::observe)),
+        )
+}
+
+/// A tenant's portal, agent panel, admin pages and API.
+fn tenant_site(state: AppState) -> Router {
+    use pages::{account, admin, admin_identity, admin_users, agent, password_reset};
+    Router::new()
+        .route("/", get(pages::portal::home))
+        .route("/agent", get(agent::home))
+        .route(
+            "/support-email/verify/{token}",
+            get(pages::support_email::show).post(pages::support_email::confirm),
+        )
+        .route("/agent/login", get(agent::login_form).post(agent::login))
+        .route("/agent/logout", post(agent::logout))
+        .route("/agent/logout-everywhere", post(agent::logout_everywhere))
+        .route(
+            "/agent/invitation/{token}",
+            get(agent::invitation_form).post(agent::accept_invitation),
+        )
+        .route(
+            "/admin/settings",
+            get(admin::settings_form).post(admin::save_settings),
+        )
+        .route("/admin/email-templates", get(admin::email_templates))
+        .route("/admin/email-templates/{event}", get(admin::email_template))
+        .route(
+            "/admin/email-templates/{event}/save",
+            post(admin::save_template),
+        )
+        .route(
+            "/admin/email-templates/{event}/preview",
+            post(admin::preview_template),
+        )
+        .route(
+            "/admin/email-templates/{event}/reset",
+            post(admin::reset_template),
+        )
+        .route(
+            "/admin/email-templates/{event}/test",
+            post(admin::send_test),
+        )
+        .route("/admin/mail", get(admin::mail_log))
+        .route("/admin/mail/{id}/retry", post(admin::retry_mail))
+        // Identity administration: agents, roles, API tokens; the agent's own profile.
+        .route(
+            "/admin/agents",
+            get(admin_identity::agents_list).post(admin_identity::invite_agent),
+        )
+        .route(
+            "/admin/agents/{id}/role",
+            post(admin_identity::change_agent_role),
+        )
+        .route(
+            "/admin/agents/{id}/status",
+            post(admin_identity::change_agent_status),
+        )
+        .route(
+            "/admin/roles",
+            get(admin_identity::roles_list).post(admin_identity::create_role),
+        )
+        .route(
+            "/admin/roles/{id}",
+            get(admin_identity::role_form).post(admin_identity::save_role),
+        )
+        .route(
+            "/admin/api-tokens",
+            get(admin_identity::api_tokens_list).post(admin_identity::create_api_token),
+        )
+        .route(
+            "/admin/api-tokens/{id}/revoke",
+            post(admin_identity::revoke_api_token),
+        )
+        .route(
+            "/agent/profile",
+            get(agent::profile).post(agent::save_profile),
+        )
+        .route("/agent/profile/password", post(agent::change_password))
+        // End-user accounts: sign-in, registration, confirmation, profile.
+        .route("/login", get(account::login_form).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/logout-everywhere", post(account::logout_everywhere))
+        .route(
+            "/register",
+            get(account::register_form).post(account::register),
+        )
+        .route(
+            "/register/confirm/{token}",
+            get(account::confirm_form).post(account::confirm),
+        )
+        .route("/account", get(account::profile))
+        .route("/account/name", post(account::save_name))
+        .route("/account/password", post(account::change_password))
+        // Forgotten passwords, for end users and for agents.
+        .route(
+            "/password/forgot",
+            get(password_reset::user_forgot_form).post(password_reset::user_forgot),
+        )
+        .route(
+            "/password/reset/{token}",
+            get(password_reset::user_reset_form).post(password_reset::user_reset),
+        )
+        .route(
+            "/agent/password/forgot",
+            get(password_reset::agent_forgot_form).post(password_reset::agent_forgot),
+        )
+        .route(
+            "/agent/password/reset/{token}",
+            get(password_reset::agent_reset_form).post(password_reset::agent_reset),
+        )
+        // Helping end users and agents who cannot sign in; inviting end users.
+        .route(
+            "/admin/users",
+            get(admin_users::users_list).post(admin_users::invite_user),
+        )
+        .route(
+            "/admin/users/{id}/reset-link",
+            post(admin_users::send_reset_link),
+        )
+        .route(
+            "/admin/users/{id}/temporary-password",
+            post(admin_users::set_temporary_password),
+        )
+        .route("/admin/users/{id}/unlock", post(admin_users::unlock))
+        .route(
+            "/admin/agents/{id}/reset-link",
+            post(admin_identity::send_agent_reset_link),
+        )
+        .route(
+            "/admin/agents/{id}/temporary-password",
+            post(admin_identity::set_agent_temporary_password),
+        )
+        .route(
+            "/admin/agents/{id}/unlock",
+            post(admin_identity::unlock_agent),
+        )
+        .route(
+            "/invitation/{token}",
+            get(account::invitation_form).post(account::accept_invitation),
+        )
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            csrf::ensure_cookie,
+        ))
+        .nest("/api/v1", api::tenant_routes())
+        .fallback(pages::portal::not_found)
+        .route_layer(middleware::from_fn(telemetry::record_route))
+        .with_state(state)
+}
+
+/// The platform's own site on the base domain.
+fn platform_site(state: AppState) -> Router {
+    use pages::platform;
+    Router::new()
+        .route("/", get(platform::home))
+        .route("/login", get(platform::login_form).post(platform::login))
+        .route("/logout", post(platform::logout))
+        .route("/mailbox", get(platform::mailbox_list))
+        .route("/mailbox/{id}", get(platform::mailbox_message))
+        // The platform console: operators only (SignedInOperator in every handler).
+        .route("/console", get(pages::console::tenants))
+        .route(
+            "/console/tenants/new",
+            get(pages::console::new_tenant_form).post(pages::console::create_tenant),
+        )
+        .route(
+            "/console/tenants/{slug}/suspend",
+            post(pages::console::suspend),
+        )
+        .route(
+            "/console/tenants/{slug}/resume",
+            post(pages::console::resume),
+        )
+        .route("/console/audit", get(pages::console::audit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            csrf::ensure_cookie,
+        ))
+        .nest("/api/v1", api::platform_routes())
+        .fallback(pages::portal::not_found)
+        .route_layer(middleware::from_fn(telemetry::record_route))
+        .with_state(state)
+}
+
+#[derive(Clone)]
+struct Sites {
+    tenant: Router,
+    platform: Router,
+}
+
+impl Sites {
+    /// Chooses the site by the Host header alone; no other header or parameter counts.
+    async fn dispatch(self, state: &AppState, mut request: Request) -> Response {
+        let wants_api = request.uri().path().starts_with("/api/");
+        let refuse = |page: PageError, api: ApiError| {
+            if wants_api {
+                api.into_response()
+            } else {
+                page.into_response()
+            }
+        };
+        let host = request
+            .headers()
+            .get(HOST)
+            .and_then(|value| value.to_str().ok())
+            .map(Host::parse);
+        let Some(Ok(host)) = host else {
+            let why = "The request needs a valid Host header.";
+            return refuse(
+                PageError::BadRequest(why.into()),
+                ApiError::BadRequest(why.into()),
+            );
+        };
+        let site = state
+            .tenants
+            .resolve(&state.store, state.config.base_url.host(), &host)
+            .await;
+        let router = match site {
+            Ok(Site::Platform) => self.platform,
+            Ok(Site::Tenant(tenant)) => {
+                let span = Span::current();
+                span.record("tenant.id", tracing::field::display(tenant.id));
+                span.record("tenant.slug", tenant.slug.as_str());
+                if tenant.status == TenantStatus::Suspended {
+                    return refuse(PageError::Suspended, ApiError::Suspended);
+                }
+                request.extensions_mut().insert(CurrentTenant(tenant));
+                self.tenant
+            }
+            Ok(Site::Unknown) => return refuse(PageError::NotFound, ApiError::NotFound),
+            Err(error) => {
+                return refuse(
+                    PageError::from(error),
+                    ApiError::Internal("tenant resolution failed".into()),
+                );
+            }
+        };
+        match router.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The black-box test suite, one binary: catalog invariants, row-level security as the runtime
+//! role, HTTP behaviour of the spawned server, the CLI and embedded default, and the browser.
+
+mod accounts;
+mod admin;
+mod admin_identity;
+mod agent_auth;
+mod api;
+mod browser;
+mod catalog;
+mod chart;
+mod cli;
+mod console;
+mod email_templates;
+mod identity_api;
+mod identity_gaps;
+mod outbox;
+mod platform;
+mod rls;
+mod sessions;
+mod settings;
+mod sites;
+mod telemetry;
