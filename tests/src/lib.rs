@@ -188,6 +188,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             invalidation_channel: options.redis_channel.clone(),
             mail_from: domain::EmailAddress::parse(MAIL_FROM).expect("valid address"),
             mailbox_dir: options.mailbox_dir.clone(),
+            import_limits: web::imports::ImportLimits::default(),
         },
     });
     if let Some(client) = redis {
@@ -586,4 +587,48 @@ pub fn link_path(text: &str, host: &str, prefix: &str) -> String {
         .find(|word| word.starts_with(&start))
         .unwrap_or_else(|| panic!("no link starting with {start} in:\n{text}"));
     link["http://".len() + host.len()..].to_owned()
+}
+
+impl TestApp {
+    /// One API call on `tenant`'s host with `token`: the status and the JSON body (null when
+    /// the body is not JSON).
+    pub async fn api(
+        &self,
+        tenant: &TestTenant,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .header("Host", tenant.host())
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+}
+
+/// A transaction as the runtime role with `tenant` set, for tests that need rows no endpoint
+/// writes yet (or read columns no endpoint shows). Row-level security binds it like the app.
+pub async fn tenant_sql(tenant: &TestTenant) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let pool = sqlx::PgPool::connect(&database().runtime_url)
+        .await
+        .expect("runtime connection");
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("select set_config('app.tenant_id', $1, true)")
+        .bind(tenant.tenant.id.as_uuid().to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set the tenant");
+    tx
 }

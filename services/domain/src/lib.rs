@@ -1,6 +1,8 @@
 //! Tenantdesk's domain types: values that are valid by construction, with no I/O.
 
 mod colour;
+pub mod custom_fields;
+mod directory;
 mod email;
 mod host;
 mod permission;
@@ -9,6 +11,10 @@ mod tenant;
 mod username;
 
 pub use colour::{HexColour, InvalidColour};
+pub use directory::{
+    CountryCode, InvalidCountry, InvalidPhoneNumber, InvalidValidity, PhoneNumber, Validity,
+    bounded_text, required_text,
+};
 pub use email::{EmailAddress, InvalidEmail};
 pub use host::{BaseUrl, Host, InvalidBaseUrl, InvalidHost};
 pub use permission::{BuiltinRole, Permission};

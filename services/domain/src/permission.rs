@@ -17,14 +17,18 @@ pub enum Permission {
     ApiTokensManage,
     /// See end users and organizations.
     UsersRead,
-    /// Create, edit, invite end users; send them password resets.
+    /// Create, edit, invite and import end users and organizations; send password resets.
     UsersManage,
     /// See and work every ticket, whatever its department.
     TicketsAll,
+    /// Define custom fields and customer groups (the shape of the directory).
+    DirectoryConfigure,
+    /// Erase an end user's personal data (data-protection requests).
+    UsersErase,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 9] = [
         Self::WorkspaceSettings,
         Self::AgentsManage,
         Self::RolesManage,
@@ -32,6 +36,8 @@ impl Permission {
         Self::UsersRead,
         Self::UsersManage,
         Self::TicketsAll,
+        Self::DirectoryConfigure,
+        Self::UsersErase,
     ];
 
     pub fn key(self) -> &'static str {
@@ -43,6 +49,8 @@ impl Permission {
             Self::UsersRead => "users.read",
             Self::UsersManage => "users.manage",
             Self::TicketsAll => "tickets.all",
+            Self::DirectoryConfigure => "directory.configure",
+            Self::UsersErase => "users.erase",
         }
     }
 
@@ -61,8 +69,12 @@ impl Permission {
             Self::RolesManage => "Create and edit roles",
             Self::ApiTokensManage => "Create and revoke API tokens",
             Self::UsersRead => "See end users and organizations",
-            Self::UsersManage => "Create, edit and invite end users; send them password resets",
+            Self::UsersManage => {
+                "Create, edit, import and invite end users and organizations; send password resets"
+            }
             Self::TicketsAll => "See and work every ticket, whatever its department",
+            Self::DirectoryConfigure => "Define custom fields and customer groups",
+            Self::UsersErase => "Erase an end user's personal data for a data-protection request",
         }
     }
 }

@@ -31,7 +31,7 @@ impl EndUserStatus {
         }
     }
 
-    fn parse(raw: &str) -> Option<Self> {
+    pub(crate) fn parse(raw: &str) -> Option<Self> {
         match raw {
             "guest" => Some(Self::Guest),
             "pending" => Some(Self::Pending),
@@ -48,6 +48,8 @@ pub struct EndUser {
     pub name: String,
     pub email: String,
     pub status: EndUserStatus,
+    /// Whether the directory keeps the person in use; invalid users cannot sign in.
+    pub validity: domain::Validity,
     pub password_hash: Option<String>,
     pub must_change_password: bool,
     pub sessions_valid_after: DateTime<Utc>,
@@ -61,6 +63,7 @@ struct EndUserRow {
     name: String,
     email: String,
     status: String,
+    validity: String,
     password_hash: Option<String>,
     must_change_password: bool,
     sessions_valid_after: DateTime<Utc>,
@@ -68,7 +71,8 @@ struct EndUserRow {
     created_at: DateTime<Utc>,
 }
 
-const SELECT: &str = "select id, name, email, status, password_hash, must_change_password,
+const SELECT: &str =
+    "select id, name, email, status, validity, password_hash, must_change_password,
         sessions_valid_after, last_sign_in_at, created_at
    from end_users";
 
@@ -82,6 +86,8 @@ impl TryFrom<EndUserRow> for EndUser {
             email: row.email,
             status: EndUserStatus::parse(&row.status)
                 .ok_or_else(|| StoreError::corrupt("end_users.status", &row.status))?,
+            validity: domain::Validity::parse(&row.validity)
+                .map_err(|_| StoreError::corrupt("end_users.validity", &row.validity))?,
             password_hash: row.password_hash,
             must_change_password: row.must_change_password,
             sessions_valid_after: row.sessions_valid_after,
@@ -89,6 +95,24 @@ impl TryFrom<EndUserRow> for EndUser {
             created_at: row.created_at,
         })
     }
+}
+
+/// Splits a full name typed in one box into first and last name at its last space:
+/// "Ada King Lovelace" is "Ada King" + "Lovelace"; a single word is a first name alone.
+/// Each part is cut at 100 characters, the longest the directory stores.
+pub fn split_name(name: &str) -> (&str, &str) {
+    let name = name.trim();
+    let (first, last) = match name.rsplit_once(char::is_whitespace) {
+        Some((first, last)) => (first.trim_end(), last),
+        None => (name, ""),
+    };
+    (cut(first, 100), cut(last, 100))
+}
+
+fn cut(text: &str, chars: usize) -> &str {
+    text.char_indices()
+        .nth(chars)
+        .map_or(text, |(at, _)| &text[..at])
 }
 
 /// The end user with this address, compared case-insensitively.
@@ -150,22 +174,25 @@ pub struct NewEndUser<'a> {
     pub password_hash: Option<String>,
 }
 
-/// Creates the end user; an address already in use answers [`StoreError::Conflict`] on `email`.
+/// Creates the end user (joining the organization that lists their email domain, see
+/// [`crate::user_directory::insert`]); an address already in use answers
+/// [`StoreError::Conflict`] on `email`.
 pub async fn create(tx: &mut TenantTx, new: &NewEndUser<'_>) -> Result<EndUser> {
-    let id = Uuid::now_v7();
-    sqlx::query(
-        "insert into end_users (tenant_id, id, name, email, login, status, password_hash)
-         values ($1, $2, $3, $4, $4, $5, $6)",
+    let (first_name, last_name) = split_name(new.name);
+    let profile = crate::user_directory::Profile {
+        first_name: first_name.to_owned(),
+        last_name: last_name.to_owned(),
+        email: new.email.as_str().to_owned(),
+        ..Default::default()
+    };
+    let id = crate::user_directory::insert(
+        tx,
+        &profile,
+        new.status,
+        new.password_hash.as_deref(),
+        crate::user_directory::Actor::System,
     )
-    .bind(tx.tenant_id().as_uuid())
-    .bind(id)
-    .bind(new.name.trim())
-    .bind(new.email.as_str())
-    .bind(new.status.as_str())
-    .bind(&new.password_hash)
-    .execute(tx.conn())
-    .await
-    .map_err(StoreError::from_write)?;
+    .await?;
     by_id(tx, id)
         .await?
         .ok_or_else(|| StoreError::corrupt("end_users", "the new end user vanished"))
@@ -251,13 +278,19 @@ pub async fn revoke_sessions(tx: &mut TenantTx, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Renames the end user; the caller checked the length (1 to 200 characters).
+/// Renames the end user from one full name (split as [`split_name`] does); the caller
+/// checked the length (1 to 200 characters).
 pub async fn update_name(tx: &mut TenantTx, id: Uuid, name: &str) -> Result<()> {
-    sqlx::query("update end_users set name = $2, updated_at = now() where id = $1")
-        .bind(id)
-        .bind(name.trim())
-        .execute(tx.conn())
-        .await?;
+    let (first_name, last_name) = split_name(name);
+    sqlx::query(
+        "update end_users set first_name = $2, last_name = $3, version = version + 1,
+                updated_at = now() where id = $1",
+    )
+    .bind(id)
+    .bind(first_name)
+    .bind(last_name)
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 

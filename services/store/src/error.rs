@@ -27,6 +27,8 @@ const CONFLICT_FIELDS: &[(&str, &str)] = &[
     ("end_users_login_key", "username"),
     ("roles_name_key", "name"),
     ("operators_email_key", "email"),
+    ("custom_fields_key_key", "key"),
+    ("customer_groups_name_key", "name"),
 ];
 
 impl StoreError {

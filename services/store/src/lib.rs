@@ -4,17 +4,24 @@
 
 pub mod agents;
 pub mod auth_tokens;
+pub mod custom_fields;
+pub mod customer_groups;
 pub mod email_templates;
 pub mod end_users;
 mod error;
+pub mod keyset;
 pub mod operators;
+pub mod organizations;
 pub mod outbox;
 pub mod platform;
 mod pool;
+pub mod savepoints;
+pub mod search;
 mod secret;
 pub mod settings;
 pub mod tenancy;
 pub mod tokens;
+pub mod user_directory;
 
 pub use error::StoreError;
 pub use pool::{Owner, RoleProblem, Store, TenantTx};

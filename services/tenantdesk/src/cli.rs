@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate` and the platform operator's `tenant ...` commands.
+//! The command line: `serve`, `migrate`, the platform operator's `tenant ...` commands and
+//! `import`.
 //! Every option can also come from a `TENANTDESK_*` environment variable.
 
 use std::net::SocketAddr;
@@ -98,6 +99,14 @@ pub struct Cli {
     #[arg(long, env = "TENANTDESK_METRICS_LISTEN", global = true)]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// The largest CSV file an import accepts, in bytes (`serve` uploads and `import`).
+    #[arg(long, env = "TENANTDESK_IMPORT_MAX_BYTES", default_value_t = web::imports::DEFAULT_MAX_BYTES, global = true)]
+    pub import_max_bytes: u64,
+
+    /// The most data rows one CSV import may have (`serve` uploads and `import`).
+    #[arg(long, env = "TENANTDESK_IMPORT_MAX_ROWS", default_value_t = web::imports::DEFAULT_MAX_ROWS, global = true)]
+    pub import_max_rows: u64,
+
     /// Log lines as readable text (human) or one JSON object per line (json).
     #[arg(long, env = "TENANTDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
     pub log_format: LogFormat,
@@ -124,6 +133,9 @@ pub enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Import end users or organizations of one tenant from a CSV file:
+    /// `tenantdesk import users|orgs --tenant SLUG FILE [--dry-run] [--skip-bad-rows]`.
+    Import(crate::import::ImportArgs),
     /// Manage platform operators, who sign in on the base domain.
     Operator {
         #[command(subcommand)]
@@ -190,6 +202,7 @@ pub struct Wiring {
     pub embedded: bool,
     /// Where `/metrics` is served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    pub import_limits: web::imports::ImportLimits,
 }
 
 impl Wiring {
@@ -301,6 +314,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         data_dir: cli.data_dir,
         embedded: database_url.is_none(),
         metrics_listen: cli.metrics_listen,
+        import_limits: web::imports::ImportLimits {
+            max_bytes: cli.import_max_bytes,
+            max_rows: cli.import_max_rows,
+        },
     };
     let claim = match cli.command {
         Command::Serve(_) => Claim::Exclusive,
@@ -355,6 +372,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         .context("migrating")?;
                 }
                 tenant_command(command, &wiring, &database).await
+            }
+            Command::Import(args) => {
+                let owner = database.owner().await?;
+                if wiring.embedded {
+                    owner.migrate().await.context("migrating")?;
+                }
+                crate::import::run(args, &owner, wiring.import_limits).await
             }
             Command::Mailbox { .. } => unreachable!("handled before the database opens"),
         }

@@ -5,6 +5,7 @@ pub mod cli;
 mod database;
 mod demo;
 pub mod embedded_postgres;
+pub mod import;
 pub mod kept_child;
 pub mod mail_worker;
 mod serve;

@@ -61,6 +61,7 @@ pub async fn serve(args: ServeArgs, database: &Database, wiring: &Wiring) -> any
                 .smtp_url
                 .is_none()
                 .then(|| crate::mail_worker::mailbox_dir(&wiring.data_dir)),
+            import_limits: wiring.import_limits,
         },
     });
     if let Some(redis) = wiring.redis.clone() {

@@ -117,6 +117,107 @@ fn tenant_site(state: AppState) -> Router {
             "/admin/api-tokens/{id}/revoke",
             post(admin_identity::revoke_api_token),
         )
+        // Custom fields: definitions per entity, edit, archive and restore.
+        .route("/admin/fields", get(pages::admin_fields::fields_list))
+        .route(
+            "/admin/fields/{entity}",
+            post(pages::admin_fields::create_field),
+        )
+        .route(
+            "/admin/fields/{entity}/{id}",
+            get(pages::admin_fields::field_form).post(pages::admin_fields::save_field),
+        )
+        .route(
+            "/admin/fields/{entity}/{id}/archive",
+            post(pages::admin_fields::archive_field),
+        )
+        .route(
+            "/admin/fields/{entity}/{id}/restore",
+            post(pages::admin_fields::restore_field),
+        )
+        // Customer groups: the admin page, and grants posted from user and organization pages.
+        .route(
+            "/admin/groups",
+            get(pages::admin_groups::groups_list).post(pages::admin_groups::create_group),
+        )
+        .route(
+            "/admin/groups/{id}",
+            get(pages::admin_groups::group_form).post(pages::admin_groups::save_group),
+        )
+        .route(
+            "/admin/groups/{id}/delete",
+            post(pages::admin_groups::delete_group),
+        )
+        .route(
+            "/agent/users/{id}/groups",
+            post(pages::admin_groups::grant_to_user),
+        )
+        .route(
+            "/agent/users/{id}/groups/{group_id}/revoke",
+            post(pages::admin_groups::revoke_from_user),
+        )
+        .route(
+            "/agent/organizations/{id}/groups",
+            post(pages::admin_groups::grant_to_organization),
+        )
+        .route(
+            "/agent/organizations/{id}/groups/{group_id}/revoke",
+            post(pages::admin_groups::revoke_from_organization),
+        )
+        // The end-user directory.
+        .route("/agent/users", get(pages::user_directory::list))
+        .route(
+            "/agent/users/new",
+            get(pages::user_directory::new_form).post(pages::user_directory::create),
+        )
+        .route("/agent/users/{id}", get(pages::user_directory::show))
+        .route(
+            "/agent/users/{id}/edit",
+            get(pages::user_directory::edit_form).post(pages::user_directory::update),
+        )
+        .route(
+            "/agent/users/{id}/invite",
+            post(pages::user_directory::invite),
+        )
+        .route(
+            "/agent/users/{id}/erase",
+            post(pages::user_directory::erase),
+        )
+        // Organizations: list, new, the organization's page with its members.
+        .route("/agent/organizations", get(pages::organizations::list))
+        .route(
+            "/agent/organizations/new",
+            get(pages::organizations::new_form).post(pages::organizations::create),
+        )
+        .route(
+            "/agent/organizations/{id}",
+            get(pages::organizations::show).post(pages::organizations::save),
+        )
+        .route(
+            "/agent/organizations/{id}/members",
+            post(pages::organizations::add_member),
+        )
+        .route(
+            "/agent/organizations/{id}/members/{user_id}",
+            post(pages::organizations::change_member),
+        )
+        .route(
+            "/agent/organizations/{id}/members/{user_id}/remove",
+            post(pages::organizations::remove_member),
+        )
+        // CSV import and export of the directory. The upload's size is checked while it is
+        // spooled to disk (TENANTDESK_IMPORT_MAX_BYTES), not by the default body limit.
+        .route(
+            "/agent/import",
+            get(pages::imports::import_form)
+                .post(pages::imports::import_upload)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/agent/import/users.csv", get(pages::imports::users_csv))
+        .route(
+            "/agent/import/organizations.csv",
+            get(pages::imports::organizations_csv),
+        )
         .route(
             "/agent/profile",
             get(agent::profile).post(agent::save_profile),

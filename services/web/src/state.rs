@@ -25,6 +25,8 @@ pub struct WebConfig {
     pub mail_from: EmailAddress,
     /// Where the worker writes mail when no SMTP server is configured (read at `/mailbox`).
     pub mailbox_dir: Option<std::path::PathBuf>,
+    /// How large a CSV import may be (bytes and rows).
+    pub import_limits: crate::imports::ImportLimits,
 }
 
 impl WebConfig {

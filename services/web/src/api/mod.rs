@@ -4,12 +4,17 @@ pub mod agents;
 pub mod api_tokens;
 pub mod auth;
 pub mod email_templates;
+pub mod fields;
+pub mod groups;
+pub mod imports;
 pub mod json;
 pub mod me;
+pub mod organizations;
 pub mod page;
 pub mod roles;
 pub mod settings;
 pub mod user_invitations;
+pub mod users;
 
 use axum::Json;
 use axum::Router;
@@ -36,6 +41,15 @@ use crate::error::{ApiError, FieldError, Problem};
         roles::permissions, roles::list, roles::create, roles::update,
         api_tokens::list, api_tokens::create, api_tokens::revoke,
         user_invitations::create,
+        fields::list, fields::show, fields::create, fields::update,
+        organizations::list, organizations::show, organizations::create, organizations::update,
+        organizations::members, organizations::put_member, organizations::remove_member,
+        organizations::user_organizations,
+        users::list, users::show, users::create, users::update, users::erase,
+        groups::list, groups::show, groups::create, groups::update, groups::delete,
+        groups::user_groups, groups::grant_to_user, groups::revoke_from_user,
+        groups::organization_groups, groups::grant_to_organization, groups::revoke_from_organization,
+        imports::create, imports::users_csv, imports::organizations_csv,
         crate::health::healthz, crate::health::readyz, openapi_json),
     components(schemas(Problem, FieldError, me::Me, me::TokenSummary, me::TenantSummary, settings::SettingsBody, settings::SettingsPatch,
         email_templates::EmailTemplateList, email_templates::EmailTemplateSummary, email_templates::TemplateVariable,
@@ -44,6 +58,13 @@ use crate::error::{ApiError, FieldError, Problem};
         agents::AgentBody, agents::RoleRef, roles::RoleBody, roles::PermissionBody,
         api_tokens::TokenBody, api_tokens::IssuedBody,
         user_invitations::InvitationBody, user_invitations::InvitedUser,
+        fields::FieldBody, fields::FieldPatch,
+        organizations::OrganizationBody, organizations::OrganizationInput, organizations::MemberBody,
+        organizations::MembershipInput, organizations::UserOrganizationBody,
+        users::UserBody, users::PrimaryOrganizationRef,
+        groups::GroupBody, groups::EffectiveGroupBody, groups::EffectiveGroupList, groups::GrantSourceBody,
+        groups::OrganizationRef, groups::OrganizationGrantBody, groups::OrganizationGrantList,
+        crate::imports::Report, crate::imports::RowError,
     )),
     modifiers(&BearerAuth),
 )]
@@ -103,6 +124,58 @@ pub fn tenant_routes() -> Router<AppState> {
         )
         .route("/api-tokens/{id}", delete(api_tokens::revoke))
         .route("/user-invitations", post(user_invitations::create))
+        .route("/fields/{entity}", get(fields::list).post(fields::create))
+        .route(
+            "/fields/{entity}/{id}",
+            get(fields::show).patch(fields::update),
+        )
+        .route(
+            "/organizations",
+            get(organizations::list).post(organizations::create),
+        )
+        .route(
+            "/organizations/{id}",
+            get(organizations::show).patch(organizations::update),
+        )
+        .route("/organizations/{id}/members", get(organizations::members))
+        .route(
+            "/organizations/{id}/members/{user_id}",
+            axum::routing::put(organizations::put_member).delete(organizations::remove_member),
+        )
+        .route(
+            "/users/{id}/organizations",
+            get(organizations::user_organizations),
+        )
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::show).patch(users::update))
+        .route("/users/{id}/erase", post(users::erase))
+        .route("/groups", get(groups::list).post(groups::create))
+        .route(
+            "/groups/{id}",
+            get(groups::show)
+                .patch(groups::update)
+                .delete(groups::delete),
+        )
+        .route("/users/{id}/groups", get(groups::user_groups))
+        .route(
+            "/users/{id}/groups/{group_id}",
+            axum::routing::put(groups::grant_to_user).delete(groups::revoke_from_user),
+        )
+        .route(
+            "/organizations/{id}/groups",
+            get(groups::organization_groups),
+        )
+        .route(
+            "/organizations/{id}/groups/{group_id}",
+            axum::routing::put(groups::grant_to_organization)
+                .delete(groups::revoke_from_organization),
+        )
+        .route(
+            "/imports",
+            post(imports::create).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/users.csv", get(imports::users_csv))
+        .route("/organizations.csv", get(imports::organizations_csv))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found)
 }

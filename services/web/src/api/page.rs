@@ -66,3 +66,62 @@ fn invalid(field: &str, message: &str) -> ApiError {
         message: message.into(),
     }])
 }
+
+/// A sorted list's query: `?limit=` (1 to 200, default 50), `?cursor=` (a `next_cursor`
+/// given out for the same sort) and `?sort=field` or `?sort=-field` among `sorts`.
+pub struct SortedPage<S> {
+    pub limit: usize,
+    pub after: Option<store::keyset::After>,
+    pub sort: S,
+    pub descending: bool,
+}
+
+impl<S: Copy> SortedPage<S> {
+    /// Parses the raw parameters; `sorts` names each field that may be sorted on, the first
+    /// being the default.
+    pub fn parse(
+        limit: Option<u32>,
+        cursor: Option<&str>,
+        sort: Option<&str>,
+        sorts: &[(&str, S)],
+    ) -> Result<Self, ApiError> {
+        let limit = match limit {
+            None => 50,
+            Some(limit @ 1..=200) => limit as usize,
+            Some(_) => return Err(invalid("limit", "must be between 1 and 200")),
+        };
+        let after = match cursor.filter(|c| !c.is_empty()) {
+            None => None,
+            Some(raw) => Some(
+                store::keyset::After::decode(raw)
+                    .ok_or_else(|| invalid("cursor", "is not a cursor this API gave out"))?,
+            ),
+        };
+        let raw = sort.unwrap_or("").trim();
+        let (descending, field) = match raw.strip_prefix('-') {
+            Some(field) => (true, field),
+            None => (false, raw),
+        };
+        let sort = if field.is_empty() {
+            sorts[0].1
+        } else {
+            let known: Vec<&str> = sorts.iter().map(|(name, _)| *name).collect();
+            sorts
+                .iter()
+                .find(|(name, _)| *name == field)
+                .map(|(_, sort)| *sort)
+                .ok_or_else(|| {
+                    invalid(
+                        "sort",
+                        &format!("must be one of {} (prefix - to reverse)", known.join(", ")),
+                    )
+                })?
+        };
+        Ok(Self {
+            limit,
+            after,
+            sort,
+            descending,
+        })
+    }
+}

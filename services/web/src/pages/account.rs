@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{DateTime, Utc};
-use domain::{EmailAddress, RegistrationMethod, Username};
+use domain::{EmailAddress, RegistrationMethod, Username, Validity};
 use serde::Deserialize;
 use serde_json::json;
 use store::TenantTx;
@@ -55,6 +55,9 @@ const MAX_NAME_CHARS: usize = 200;
 /// The answer to a sign-in that failed for any reason: unknown address, wrong password, an
 /// account that is pending, locked or a guest. One message, so it reveals nothing.
 const SIGN_IN_FAILED: &str = "The email address or password is incorrect.";
+/// For an account the directory marks invalid, shown only after the right password.
+const ACCOUNT_NOT_IN_USE: &str =
+    "This account is not in use at the moment. Please contact the help desk.";
 
 pub(crate) async fn brand(state: &AppState, tenant: &Tenant) -> Result<Brand, PageError> {
     Ok(Brand::from(
@@ -258,7 +261,9 @@ impl SignedInUser {
         tx.commit().await?;
         Ok(user
             .filter(|u| {
-                u.status == EndUserStatus::Active && session.created_at >= u.sessions_valid_after
+                u.status == EndUserStatus::Active
+                    && u.validity == Validity::Valid
+                    && session.created_at >= u.sessions_valid_after
             })
             .map(|user| Self {
                 user,
@@ -415,8 +420,15 @@ pub async fn login(
         .await
         .map_err(internal)?;
     let (user, rehashed) = match (user, verified) {
-        (Some(user), Verified::Yes { rehashed }) => (user, rehashed),
-        _ => {
+        (Some(user), Verified::Yes { rehashed }) if user.validity == Validity::Valid => {
+            (user, rehashed)
+        }
+        (user, verified) => {
+            // Only someone who knows the password learns that the account is out of use.
+            let error = match (user, verified) {
+                (Some(_), Verified::Yes { .. }) => ACCOUNT_NOT_IN_USE,
+                _ => SIGN_IN_FAILED,
+            };
             tx.commit().await?;
             attempt.failed(&state).await;
             telemetry::sign_in(SignInKind::EndUser, SignInResult::Failure);
@@ -426,7 +438,7 @@ pub async fn login(
                 csrf: &csrf,
                 email: form.email.trim(),
                 next: &form.next,
-                error: Some(SIGN_IN_FAILED),
+                error: Some(error),
                 notice: None,
                 registration_open: RegistrationMode::of(&settings).registration_open(),
             };

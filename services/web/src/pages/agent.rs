@@ -241,6 +241,18 @@ pub async fn home(
             description: "Invite agents, change their roles, disable and enable them",
         });
     }
+    if agent.agent.can(Permission::UsersRead) {
+        links.push(PanelLink {
+            href: "/agent/users",
+            label: "End-user directory",
+            description: "Find end users by name, email, organization, group or custom field",
+        });
+        links.push(PanelLink {
+            href: "/agent/organizations",
+            label: "Organizations",
+            description: "Find organizations; their members, primary contacts, domains and account manager",
+        });
+    }
     if agent.agent.can(Permission::UsersManage) {
         links.push(PanelLink {
             href: "/admin/users",

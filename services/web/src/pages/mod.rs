@@ -2,14 +2,19 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_fields;
+pub mod admin_groups;
 pub mod admin_identity;
 pub mod admin_users;
 pub mod agent;
 pub mod console;
+pub mod imports;
+pub mod organizations;
 pub mod password_reset;
 pub mod platform;
 pub mod portal;
 pub mod support_email;
+pub mod user_directory;
 
 use askama::Template;
 use axum::response::Html;
