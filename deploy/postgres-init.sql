@@ -25,6 +25,11 @@ create role tenantdesk_mailer nologin nosuperuser nobypassrls nocreatedb nocreat
 grant tenantdesk_app to tenantdesk_owner;
 grant tenantdesk_mailer to tenantdesk_owner;
 
+-- The directory search role: cannot log in; owns the SECURITY DEFINER search functions that
+-- read end users and organizations with an explicit tenant filter (migration 10).
+create role tenantdesk_directory nologin nosuperuser nobypassrls nocreatedb nocreaterole;
+grant tenantdesk_directory to tenantdesk_owner;
+
 create database tenantdesk owner tenantdesk_owner;
 
 \connect tenantdesk

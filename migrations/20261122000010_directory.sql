@@ -323,6 +323,8 @@ begin
 end
 $$;
 
+-- A function's new owner needs CREATE on its schema (and the migrating role membership in it).
+grant create on schema directory to tenantdesk_directory;
 alter function directory.end_user_ids_matching(text) owner to tenantdesk_directory;
 alter function directory.end_user_ids_with_custom(jsonb) owner to tenantdesk_directory;
 alter function directory.organization_ids_matching(text) owner to tenantdesk_directory;

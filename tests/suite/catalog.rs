@@ -18,6 +18,19 @@ const PLATFORM_TABLES_WITH_TENANT_ID: &[&str] = &[
 const ROLE_POLICIES: &[(&str, &str, &str)] = &[
     // The mail delivery worker claims due mail of every tenant (tests in outbox.rs).
     ("outbound_emails", "mail_delivery", "{tenantdesk_mailer}"),
+    // The directory's search functions read these with an explicit tenant filter of their own
+    // (tests below and in user_directory.rs).
+    ("end_users", "directory_search", "{tenantdesk_directory}"),
+    (
+        "organizations",
+        "directory_search",
+        "{tenantdesk_directory}",
+    ),
+    (
+        "organization_members",
+        "directory_search",
+        "{tenantdesk_directory}",
+    ),
 ];
 
 /// name, roles, command, USING, WITH CHECK
@@ -233,4 +246,75 @@ async fn the_mailer_role_reads_outbound_mail_and_nothing_else() {
         .execute(&mut *connection)
         .await
         .expect("reset role");
+}
+
+#[tokio::test]
+async fn the_directory_role_only_reads_the_searched_tables() {
+    let pool = owner_pool().await;
+    let (can_login, members, bypass): (bool, i64, bool) = sqlx::query_as(
+        "select rolcanlogin, (select count(*) from pg_auth_members m where m.roleid = r.oid), rolbypassrls
+           from pg_roles r where rolname = 'tenantdesk_directory'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the directory role exists");
+    assert!(!can_login, "nobody logs in as the directory role");
+    assert_eq!(members, 0, "no role may switch to the directory role");
+    assert!(!bypass);
+    let policies: Vec<(String, String)> = sqlx::query_as(
+        "select tablename::text, cmd::text from pg_policies where policyname = 'directory_search'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("policies");
+    assert!(
+        policies.iter().all(|(_, cmd)| cmd == "SELECT"),
+        "the directory role's policies only read: {policies:?}"
+    );
+
+    let mut connection = pool.acquire().await.expect("connection");
+    sqlx::query("set role tenantdesk_directory")
+        .execute(&mut *connection)
+        .await
+        .expect("set role");
+    for statement in [
+        "select 1 from tenant_settings limit 1",
+        "select 1 from agents limit 1",
+        "select 1 from auth_tokens limit 1",
+        "update end_users set city = city",
+        "delete from organizations",
+        "insert into organization_members (tenant_id, end_user_id, organization_id) values (gen_random_uuid(), gen_random_uuid(), gen_random_uuid())",
+    ] {
+        let error = sqlx::query(statement)
+            .execute(&mut *connection)
+            .await
+            .expect_err(statement);
+        assert!(
+            error.to_string().contains("permission denied"),
+            "{statement}: {error}"
+        );
+    }
+    sqlx::query("reset role")
+        .execute(&mut *connection)
+        .await
+        .expect("reset role");
+}
+
+#[tokio::test]
+async fn the_search_functions_fail_closed_without_a_tenant() {
+    let pool = PgPool::connect(&database().runtime_url)
+        .await
+        .expect("runtime connection");
+    for call in [
+        "select count(*) from directory.end_user_ids_matching('%a%')",
+        "select count(*) from directory.end_user_ids_with_custom('{}')",
+        "select count(*) from directory.organization_ids_matching('%a%')",
+        "select count(*) from directory.organization_ids_with_custom('{}')",
+    ] {
+        let error = sqlx::query(call).execute(&pool).await.expect_err(call);
+        assert!(
+            error.to_string().contains("app.tenant_id is not set"),
+            "{call}: {error}"
+        );
+    }
 }

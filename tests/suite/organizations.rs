@@ -1330,16 +1330,28 @@ async fn an_agent_creates_finds_opens_and_edits_an_organization_in_the_pages() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
     let page = visitor.get(&format!("/agent/organizations/{id}")).await;
-    assert!(page.body.contains("No group is granted to this organization."));
+    assert!(
+        page.body
+            .contains("No group is granted to this organization.")
+    );
     let page = visitor
         .post_form(
             &format!("/agent/organizations/{id}/groups"),
-            &[("group_id", group["id"].as_str().expect("id")), ("permission", "rw")],
+            &[
+                ("group_id", group["id"].as_str().expect("id")),
+                ("permission", "rw"),
+            ],
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    let page = visitor.get(page.location.as_deref().expect("location")).await;
-    assert!(page.body.contains("id=\"organization-notice\""), "{}", page.body);
+    let page = visitor
+        .get(page.location.as_deref().expect("location"))
+        .await;
+    assert!(
+        page.body.contains("id=\"organization-notice\""),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("id=\"organization-groups\""));
 
     // The validity filter of the list.

@@ -454,6 +454,8 @@ async fn metrics_exist_and_move_with_requests_and_sign_ins() {
         "tenantdesk_db_begin_duration_seconds_count",
         "tenantdesk_mail_deliveries_total",
         "tenantdesk_mail_claimed_total",
+        "tenantdesk_outbox_messages",
+        "tenantdesk_outbox_oldest_age_seconds",
     ] {
         assert!(
             before.contains(&format!("\n{series}")),
@@ -649,5 +651,75 @@ async fn mail_deliveries_move_the_mail_metrics() {
             "tenantdesk_mail_send_duration_seconds_count",
             &[("transport", "mailbox")]
         ) >= 1.0
+    );
+}
+
+#[tokio::test]
+async fn the_worker_reports_outbox_depth_and_the_oldest_age() {
+    let _turn = MAIL_WORKERS.lock().await;
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("Deep Mail").await;
+    let mut tx = app
+        .state
+        .store
+        .begin_tenant(tenant.tenant.id)
+        .await
+        .expect("tenant tx");
+    store::outbox::enqueue(
+        &mut tx,
+        &store::outbox::NewEmail {
+            event: "user.password_reset".into(),
+            recipient: domain::EmailAddress::parse(&format!("deep@{}", unique_mail_domain()))
+                .expect("valid"),
+            from_name: "Deep Mail".into(),
+            from_address: None,
+            reply_to: None,
+            subject: "waiting".into(),
+            html_body: "<p>waiting</p>".into(),
+            text_body: "waiting".into(),
+        },
+        "tenantdesk.test",
+    )
+    .await
+    .expect("enqueue");
+    tx.commit().await.expect("commit");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let transport =
+        tenantdesk::mail_worker::Transport::new(None, &scratch_dir("mail-depth")).expect("mailbox");
+    let config = tenantdesk::mail_worker::WorkerConfig::new(
+        domain::EmailAddress::parse(tenantdesk_tests::MAIL_FROM).expect("valid"),
+        3,
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(tenantdesk::mail_worker::run(
+        app.state.store.clone(),
+        transport,
+        config,
+        stopped,
+    ));
+    // The worker reads the depth before its first batch: our message is queued then.
+    let mut seen = (0.0, 0.0);
+    for _ in 0..100 {
+        let text = tenantdesk::telemetry::metrics_text();
+        seen = (
+            sample(&text, "tenantdesk_outbox_messages", &[("status", "queued")]),
+            sample(
+                &text,
+                "tenantdesk_outbox_oldest_age_seconds",
+                &[("status", "queued")],
+            ),
+        );
+        if seen.0 >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.send(true).expect("stop");
+    worker.await.expect("worker ends");
+    assert!(seen.0 >= 1.0, "queued messages counted: {seen:?}");
+    assert!(
+        seen.1 >= 1.0,
+        "the oldest queued message is at least a second old: {seen:?}"
     );
 }

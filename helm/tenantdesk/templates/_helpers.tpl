@@ -79,6 +79,8 @@ migration Job's env (a pre-install hook runs before the ConfigMap exists).
 TENANTDESK_BASE_URL: {{ trimSuffix "/" .Values.config.baseUrl | quote }}
 TENANTDESK_MAIL_FROM: {{ .Values.config.mailFrom | quote }}
 TENANTDESK_MAIL_MAX_ATTEMPTS: {{ .Values.config.mailMaxAttempts | quote }}
+TENANTDESK_IMPORT_MAX_BYTES: {{ .Values.config.importMaxBytes | int64 | quote }}
+TENANTDESK_IMPORT_MAX_ROWS: {{ .Values.config.importMaxRows | int64 | quote }}
 TENANTDESK_REDIS_CHANNEL: {{ .Values.config.redisChannel | quote }}
 TENANTDESK_LOG_FORMAT: {{ .Values.config.logFormat | quote }}
 RUST_LOG: {{ .Values.config.logFilter | quote }}

@@ -117,6 +117,14 @@ impl ClaimedEmail {
 
 impl Store {
     /// Claims up to `batch` due messages of any tenant for `lease_seconds`.
+    /// How many messages of every tenant wait in each unsettled status (`queued`, `sending`,
+    /// `failed`, `dead`) and the age in seconds of the oldest: counts only, for the metrics.
+    pub async fn mail_depth(&self) -> Result<Vec<(String, i64, f64)>> {
+        Ok(sqlx::query_as("select * from mail_depth()")
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     pub async fn claim_emails(&self, batch: i32, lease_seconds: i32) -> Result<Vec<ClaimedEmail>> {
         Ok(sqlx::query_as("select * from mail_claim($1, $2)")
             .bind(batch)

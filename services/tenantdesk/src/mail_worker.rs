@@ -283,6 +283,9 @@ async fn deliver_one(
     }
 }
 
+/// How often the worker refreshes the outbox depth gauges.
+const DEPTH_EVERY: Duration = Duration::from_secs(10);
+
 /// Delivers until `shutdown` turns true, finishing the batch in hand first.
 pub async fn run(
     store: Store,
@@ -291,7 +294,15 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     tracing::info!(transport = transport.describe(), "mail worker started");
+    let mut depth_read: Option<std::time::Instant> = None;
     while !*shutdown.borrow() {
+        if depth_read.is_none_or(|at| at.elapsed() >= DEPTH_EVERY) {
+            depth_read = Some(std::time::Instant::now());
+            match store.mail_depth().await {
+                Ok(rows) => crate::telemetry::outbox_depth(&rows),
+                Err(error) => tracing::warn!(%error, "cannot read the outbox depth"),
+            }
+        }
         let pause = match deliver_batch(&store, &transport, &config).await {
             Ok(0) => config.idle_poll,
             Ok(_) => Duration::ZERO,

@@ -332,6 +332,39 @@ static MAIL_SEND_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
     .expect("the mail send histogram registers once")
 });
 
+static MAIL_DEPTH: LazyLock<prometheus::IntGaugeVec> = LazyLock::new(|| {
+    prometheus::register_int_gauge_vec!(
+        "tenantdesk_outbox_messages",
+        "Messages in the outbox by status (unsettled ones), all tenants, as the worker last saw",
+        &["status"]
+    )
+    .expect("the outbox depth gauge registers once")
+});
+
+static MAIL_OLDEST: LazyLock<prometheus::GaugeVec> = LazyLock::new(|| {
+    prometheus::register_gauge_vec!(
+        "tenantdesk_outbox_oldest_age_seconds",
+        "Age of the oldest message in each unsettled outbox status (0 when there is none)",
+        &["status"]
+    )
+    .expect("the outbox age gauge registers once")
+});
+
+/// The statuses the outbox depth gauges report.
+pub const OUTBOX_STATUSES: [&str; 4] = ["queued", "sending", "failed", "dead"];
+
+/// Sets the outbox depth gauges from one `mail_depth()` reading; absent statuses are zero.
+pub fn outbox_depth(rows: &[(String, i64, f64)]) {
+    for status in OUTBOX_STATUSES {
+        let (count, oldest) = rows
+            .iter()
+            .find(|(s, ..)| s == status)
+            .map_or((0, 0.0), |(_, count, oldest)| (*count, *oldest));
+        MAIL_DEPTH.with_label_values(&[status]).set(count);
+        MAIL_OLDEST.with_label_values(&[status]).set(oldest);
+    }
+}
+
 static MAIL_WORKER_ERRORS: LazyLock<IntCounter> = LazyLock::new(|| {
     prometheus::register_int_counter!(
         "tenantdesk_mail_worker_errors_total",
@@ -388,6 +421,7 @@ pub fn register_metrics() {
     for result in ["exported", "dropped"] {
         TRACE_SPANS.with_label_values(&[result]);
     }
+    outbox_depth(&[]);
 }
 
 /// Every series of this process in the Prometheus text format.

@@ -264,9 +264,10 @@ fn column_messages(missing: &[String], unknown: &[String], duplicate: &[String])
     messages
 }
 
-fn human_bytes(bytes: u64) -> String {
+/// A size as people read limits: "50 MiB", or bytes when it is not whole mebibytes.
+pub fn human_bytes(bytes: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{bytes} bytes")
@@ -333,7 +334,7 @@ fn layout(
     for (index, header) in headers.iter().enumerate() {
         let name = header.trim().to_lowercase();
         let column = if let Some(field) = fixed.iter().find(|f| **f == name) {
-            Some(Column::Fixed(*field))
+            Some(Column::Fixed(field))
         } else {
             let key = name.strip_prefix("custom.").unwrap_or(&name);
             let by_key = definitions.iter().position(|d| d.key == key);

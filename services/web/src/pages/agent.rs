@@ -267,6 +267,18 @@ pub async fn home(
             description: "Which role holds which permission; define your own roles",
         });
     }
+    if agent.agent.can(Permission::DirectoryConfigure) {
+        links.push(PanelLink {
+            href: "/admin/fields",
+            label: "Custom fields",
+            description: "The fields end users, organizations and tickets carry beyond the built-in ones",
+        });
+        links.push(PanelLink {
+            href: "/admin/groups",
+            label: "Customer groups",
+            description: "Groups that grant end users and organizations access; defaults for everyone",
+        });
+    }
     if agent.agent.can(Permission::ApiTokensManage) {
         links.push(PanelLink {
             href: "/admin/api-tokens",

@@ -76,11 +76,6 @@ async fn page<'a>(
 ) -> Result<ImportPage<'a>, PageError> {
     let settings = state.settings.get(&state.store, agent.tenant.id).await?;
     let limits = state.config.import_limits;
-    let max_size = if limits.max_bytes % (1024 * 1024) == 0 {
-        format!("{} MiB", limits.max_bytes / (1024 * 1024))
-    } else {
-        format!("{} bytes", limits.max_bytes)
-    };
     Ok(ImportPage {
         brand: Brand::from(settings.as_ref()),
         section: "import",
@@ -91,7 +86,7 @@ async fn page<'a>(
         errors: FormErrors::default(),
         report: None,
         can_export: agent.agent.can(Permission::UsersRead),
-        max_size,
+        max_size: imports::human_bytes(limits.max_bytes),
         max_rows: limits.max_rows,
         user_columns: PROFILE_FIELDS
             .iter()
