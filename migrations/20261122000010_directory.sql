@@ -53,11 +53,12 @@ alter table end_users
 alter table end_users drop column name;
 alter table end_users add column name text
   generated always as (btrim(first_name || ' ' || last_name)) stored;
--- What the directory's substring search looks in (the user's own fields; organization names
--- are matched through memberships).
+-- What the directory's substring search looks in (the user's own fields and custom values;
+-- organization names are matched through memberships).
 alter table end_users add column search_text text
   generated always as (first_name || ' ' || last_name || ' ' || email || ' ' || login || ' '
-    || coalesce(phone, '') || ' ' || coalesce(mobile, '')) stored;
+    || coalesce(phone, '') || ' ' || coalesce(mobile, '') || ' '
+    || jsonb_path_query_array(custom, '$.*')::text) stored;
 
 create index end_users_search_idx on end_users using gin (tenant_id, search_text gin_trgm_ops);
 create index end_users_custom_idx on end_users using gin (tenant_id, custom jsonb_path_ops);
@@ -98,7 +99,8 @@ create table organizations (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   search_text text generated always as (name || ' ' || coalesce(customer_code, '') || ' '
-    || coalesce(phone, '') || ' ' || coalesce(city, '')) stored,
+    || coalesce(phone, '') || ' ' || coalesce(city, '') || ' '
+    || jsonb_path_query_array(custom, '$.*')::text) stored,
   constraint organizations_pkey primary key (tenant_id, id),
   constraint organizations_one_account_manager
     check (account_manager_agent_id is null or account_manager_team_id is null),

@@ -90,7 +90,7 @@ async fn a_user_is_created_read_and_changed_with_versions() {
     let user: Value = response.json().await.expect("json");
     assert_eq!(
         location,
-        format!("/api/v1/users/{}", user["id"].as_str().unwrap())
+        format!("/api/v1/users/{}", user["id"].as_str().expect("id"))
     );
     assert_eq!(user["name"], "Ada Lovelace");
     assert_eq!(user["country"], "GB", "country codes are stored upper case");
@@ -646,6 +646,11 @@ async fn custom_fields_are_validated_filtered_and_ranged() {
         assert!(fields.contains(&field.to_owned()), "{field} in {problem}");
     }
 
+    assert_eq!(
+        names(&app, &tenant, &token, "q=silv").await,
+        ["Silver Mid"],
+        "custom values are searched too"
+    );
     assert_eq!(
         names(&app, &tenant, &token, "custom.tier=gold").await,
         ["Gold Big", "Gold Small"]

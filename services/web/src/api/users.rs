@@ -143,8 +143,8 @@ fn actor(caller: &ApiCaller) -> Actor {
 
 /// The directory: search, filter, sort, page.
 ///
-/// `q` searches name, email, login, phones and organization names case-insensitively as a
-/// substring; `*` is a wildcard (`rob*mer`). Filters: `validity`, `organization` (an id),
+/// `q` searches name, email, login, phones, custom values and organization names
+/// (a case-insensitive substring; `*` is a wildcard `rob*mer`). Filters: `validity`, `organization` (an id),
 /// `group` (an id; users with at least `ro` by any route, or `rw` with `group_permission=rw`),
 /// and custom fields: `custom.<key>=value` (equality; for multi-choice fields, holding that
 /// option), `custom.<key>.min=` / `custom.<key>.max=` (number, decimal and date fields).
