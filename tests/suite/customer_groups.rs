@@ -14,28 +14,6 @@ use uuid::Uuid;
 
 const PASSWORD: &str = "lantern meadow quartz ferry";
 
-async fn call(
-    app: &TestApp,
-    tenant: &TestTenant,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app
-        .http
-        .request(method, app.url(path))
-        .header("Host", tenant.host())
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// A token of `tenant` holding exactly `permissions`, made through the API.
 async fn token_with(
     app: &TestApp,
@@ -43,15 +21,15 @@ async fn token_with(
     admin: &str,
     permissions: &[&str],
 ) -> String {
-    let (status, issued) = call(
-        app,
-        tenant,
-        admin,
-        Method::POST,
-        "/api/v1/api-tokens",
-        Some(json!({"name": format!("scoped {}", Uuid::now_v7()), "permissions": permissions})),
-    )
-    .await;
+    let (status, issued) = app
+        .api(
+            tenant,
+            admin,
+            Method::POST,
+            "/api/v1/api-tokens",
+            Some(json!({"name": format!("scoped {}", Uuid::now_v7()), "permissions": permissions})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{issued}");
     issued["secret"].as_str().expect("secret").to_owned()
 }
@@ -63,15 +41,15 @@ async fn create_group(
     name: &str,
     default: Option<&str>,
 ) -> String {
-    let (status, group) = call(
-        app,
-        tenant,
-        token,
-        Method::POST,
-        "/api/v1/groups",
-        Some(json!({"name": name, "default_permission": default})),
-    )
-    .await;
+    let (status, group) = app
+        .api(
+            tenant,
+            token,
+            Method::POST,
+            "/api/v1/groups",
+            Some(json!({"name": name, "default_permission": default})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
     group["id"].as_str().expect("id").to_owned()
 }
@@ -211,15 +189,15 @@ async fn groups_are_created_read_changed_and_deleted_through_the_api() {
     let id = created["id"].as_str().expect("id").to_owned();
     assert_eq!(location, format!("/api/v1/groups/{id}"));
 
-    let (status, problem) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::POST,
-        "/api/v1/groups",
-        Some(json!({"name": "BILLING"})),
-    )
-    .await;
+    let (status, problem) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::POST,
+            "/api/v1/groups",
+            Some(json!({"name": "BILLING"})),
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::CONFLICT,
@@ -230,27 +208,29 @@ async fn groups_are_created_read_changed_and_deleted_through_the_api() {
         "{problem}"
     );
 
-    let (status, problem) = call(&app, &tenant, &admin, Method::POST, "/api/v1/groups",
+    let (status, problem) = app.api(&tenant, &admin, Method::POST, "/api/v1/groups",
         Some(json!({"name": "", "description": "x".repeat(501), "default_permission": "admin", "colour": "red"}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let fields = field_names(&problem);
     for field in ["name", "description", "default_permission", "colour"] {
         assert!(fields.iter().any(|f| f == field), "{field} in {fields:?}");
     }
-    let (status, problem) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::POST,
-        "/api/v1/groups",
-        Some(json!({})),
-    )
-    .await;
+    let (status, problem) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::POST,
+            "/api/v1/groups",
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(field_names(&problem), vec!["name"]);
 
     create_group(&app, &tenant, &admin, "Accounts", None).await;
-    let (status, list) = call(&app, &tenant, &admin, Method::GET, "/api/v1/groups", None).await;
+    let (status, list) = app
+        .api(&tenant, &admin, Method::GET, "/api/v1/groups", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let names: Vec<&str> = list["data"]
         .as_array()
@@ -259,44 +239,38 @@ async fn groups_are_created_read_changed_and_deleted_through_the_api() {
         .map(|g| g["name"].as_str().expect("name"))
         .collect();
     assert_eq!(names, vec!["Billing", "Accounts"], "oldest first");
-    let (status, page) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        "/api/v1/groups?limit=1",
-        None,
-    )
-    .await;
+    let (status, page) = app
+        .api(&tenant, &admin, Method::GET, "/api/v1/groups?limit=1", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["data"].as_array().expect("data").len(), 1);
     assert!(page["next_cursor"].is_string());
 
     let path = format!("/api/v1/groups/{id}");
-    let (status, changed) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::PATCH,
-        &path,
-        Some(json!({"version": 1, "name": "Billing and payments", "default_permission": null})),
-    )
-    .await;
+    let (status, changed) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::PATCH,
+            &path,
+            Some(json!({"version": 1, "name": "Billing and payments", "default_permission": null})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["name"], "Billing and payments");
     assert_eq!(changed["default_permission"], Value::Null);
     assert_eq!(changed["description"], "Invoices", "untouched");
     assert_eq!(changed["version"], 2);
 
-    let (status, problem) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::PATCH,
-        &path,
-        Some(json!({"version": 1, "description": "late"})),
-    )
-    .await;
+    let (status, problem) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::PATCH,
+            &path,
+            Some(json!({"version": 1, "description": "late"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "a stale version");
     assert!(
         problem["detail"].as_str().expect("detail").contains('2'),
@@ -314,66 +288,60 @@ async fn groups_are_created_read_changed_and_deleted_through_the_api() {
         .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["etag"], "\"3\"");
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::PATCH,
-        &path,
-        Some(json!({"name": "accounts"})),
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::PATCH,
+            &path,
+            Some(json!({"name": "accounts"})),
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::CONFLICT,
         "renaming onto another group's name"
     );
 
-    let (status, shown) = call(&app, &tenant, &admin, Method::GET, &path, None).await;
+    let (status, shown) = app.api(&tenant, &admin, Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(shown["default_permission"], "rw");
 
     let user = end_user(&app, &tenant, "Ada Lovelace", "ada@groups-api.example").await;
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::PUT,
-        &format!("/api/v1/users/{user}/groups/{id}"),
-        Some(json!({"permission": "ro"})),
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::PUT,
+            &format!("/api/v1/users/{user}/groups/{id}"),
+            Some(json!({"permission": "ro"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = call(&app, &tenant, &admin, Method::DELETE, &path, None).await;
+    let (status, _) = app.api(&tenant, &admin, Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(&app, &tenant, &admin, Method::GET, &path, None).await;
+    let (status, _) = app.api(&tenant, &admin, Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(&app, &tenant, &admin, Method::DELETE, &path, None).await;
+    let (status, _) = app.api(&tenant, &admin, Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, effective) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        &format!("/api/v1/users/{user}/groups"),
-        None,
-    )
-    .await;
+    let (_, effective) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::GET,
+            &format!("/api/v1/users/{user}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(
         effective["data"],
         json!([]),
         "the grant went with the group"
     );
 
-    let (_, document) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        "/api/v1/openapi.json",
-        None,
-    )
-    .await;
+    let (_, document) = app
+        .api(&tenant, &admin, Method::GET, "/api/v1/openapi.json", None)
+        .await;
     for path in [
         "/api/v1/groups",
         "/api/v1/groups/{id}",
@@ -407,8 +375,7 @@ async fn the_effective_permission_is_the_union_of_direct_organization_and_defaul
     let put = |path: String, permission: &'static str| {
         let (app, tenant, admin) = (&app, &tenant, &admin);
         async move {
-            call(
-                app,
+            app.api(
                 tenant,
                 admin,
                 Method::PUT,
@@ -453,15 +420,15 @@ async fn the_effective_permission_is_the_union_of_direct_organization_and_defaul
     assert_eq!(answer["permission"], "ro");
     assert_eq!(answer["sources"].as_array().expect("sources").len(), 1);
 
-    let (status, effective) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        &format!("/api/v1/users/{ada}/groups"),
-        None,
-    )
-    .await;
+    let (status, effective) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::GET,
+            &format!("/api/v1/users/{ada}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let names: Vec<&str> = effective["data"]
         .as_array()
@@ -489,15 +456,15 @@ async fn the_effective_permission_is_the_union_of_direct_organization_and_defaul
     assert_eq!(entry["id"], acme.to_string());
     assert!(user_has(&app, &tenant, ada, &billing, GroupPermission::Rw).await);
 
-    let (_, effective) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        &format!("/api/v1/users/{grace}/groups"),
-        None,
-    )
-    .await;
+    let (_, effective) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::GET,
+            &format!("/api/v1/users/{grace}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(
         sources(&effective, &support),
         (
@@ -524,25 +491,25 @@ async fn the_effective_permission_is_the_union_of_direct_organization_and_defaul
     );
 
     // Revoking Zenith's grant leaves Acme's.
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::DELETE,
-        &format!("/api/v1/organizations/{zenith}/groups/{support}"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::DELETE,
+            &format!("/api/v1/organizations/{zenith}/groups/{support}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (_, effective) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        &format!("/api/v1/users/{grace}/groups"),
-        None,
-    )
-    .await;
+    let (_, effective) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::GET,
+            &format!("/api/v1/users/{grace}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(
         sources(&effective, &support),
         ("ro".into(), vec![triple("organization", "Acme", "ro")])
@@ -551,35 +518,35 @@ async fn the_effective_permission_is_the_union_of_direct_organization_and_defaul
     assert!(!user_has(&app, &tenant, grace, &support, GroupPermission::Rw).await);
 
     // Revoking Ada's own grant leaves Acme's and the default.
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::DELETE,
-        &format!("/api/v1/users/{ada}/groups/{billing}"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::DELETE,
+            &format!("/api/v1/users/{ada}/groups/{billing}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::DELETE,
-        &format!("/api/v1/users/{ada}/groups/{billing}"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::DELETE,
+            &format!("/api/v1/users/{ada}/groups/{billing}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing left to revoke");
-    let (_, effective) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        &format!("/api/v1/users/{ada}/groups"),
-        None,
-    )
-    .await;
+    let (_, effective) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::GET,
+            &format!("/api/v1/users/{ada}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(
         sources(&effective, &billing),
         (
@@ -592,15 +559,15 @@ async fn the_effective_permission_is_the_union_of_direct_organization_and_defaul
     );
 
     // Somebody in no organization holds the defaults only.
-    let (_, effective) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        &format!("/api/v1/users/{nobody}/groups"),
-        None,
-    )
-    .await;
+    let (_, effective) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::GET,
+            &format!("/api/v1/users/{nobody}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(effective["data"].as_array().expect("data").len(), 1);
     assert_eq!(
         sources(&effective, &billing),
@@ -610,15 +577,15 @@ async fn the_effective_permission_is_the_union_of_direct_organization_and_defaul
     assert!(!user_has(&app, &tenant, nobody, &billing, GroupPermission::Rw).await);
     assert!(!user_has(&app, &tenant, nobody, &support, GroupPermission::Ro).await);
 
-    let (status, grants) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        &format!("/api/v1/organizations/{acme}/groups"),
-        None,
-    )
-    .await;
+    let (status, grants) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::GET,
+            &format!("/api/v1/organizations/{acme}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         grants,
@@ -631,15 +598,15 @@ async fn the_effective_permission_is_the_union_of_direct_organization_and_defaul
     let (status, problem) = put(format!("/api/v1/users/{ada}/groups/{billing}"), "write").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(field_names(&problem), vec!["permission"]);
-    let (status, problem) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::PUT,
-        &format!("/api/v1/organizations/{acme}/groups/{billing}"),
-        Some(json!({})),
-    )
-    .await;
+    let (status, problem) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::PUT,
+            &format!("/api/v1/organizations/{acme}/groups/{billing}"),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(field_names(&problem), vec!["permission"]);
 }
@@ -720,8 +687,9 @@ async fn reading_granting_and_defining_groups_each_need_their_permission() {
         (&configurer, &["directory.configure"][..]),
     ] {
         for (method, path, body, needs) in &cases {
-            let (status, problem) =
-                call(&app, &tenant, token, method.clone(), path, body.clone()).await;
+            let (status, problem) = app
+                .api(&tenant, token, method.clone(), path, body.clone())
+                .await;
             if holds.contains(needs) {
                 assert!(
                     status.is_success(),
@@ -740,25 +708,25 @@ async fn reading_granting_and_defining_groups_each_need_their_permission() {
             }
         }
     }
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &manager,
-        Method::DELETE,
-        &format!("/api/v1/groups/{group}"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &manager,
+            Method::DELETE,
+            &format!("/api/v1/groups/{group}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &configurer,
-        Method::DELETE,
-        &format!("/api/v1/groups/{group}"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &configurer,
+            Method::DELETE,
+            &format!("/api/v1/groups/{group}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let response = app
         .get(&tenant.host(), "/api/v1/groups")
@@ -787,15 +755,15 @@ async fn another_tenants_groups_users_and_organizations_are_not_found_on_every_e
         format!("/api/v1/users/{their_user}/groups/{their_group}"),
         format!("/api/v1/organizations/{their_org}/groups/{their_group}"),
     ] {
-        let (status, _) = call(
-            &app,
-            &theirs,
-            &their_token,
-            Method::PUT,
-            &path,
-            Some(json!({"permission": "rw"})),
-        )
-        .await;
+        let (status, _) = app
+            .api(
+                &theirs,
+                &their_token,
+                Method::PUT,
+                &path,
+                Some(json!({"permission": "rw"})),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
     }
 
@@ -867,23 +835,27 @@ async fn another_tenants_groups_users_and_organizations_are_not_found_on_every_e
     ];
     let unknown = Uuid::now_v7();
     for (method, path, body) in cases {
-        let (status, problem) =
-            call(&app, &ours, &token, method.clone(), &path, body.clone()).await;
+        let (status, problem) = app
+            .api(&ours, &token, method.clone(), &path, body.clone())
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
         // Exactly the answer for an id that never existed.
         let unknown_path = path
             .replace(&their_group, &unknown.to_string())
             .replace(&their_user.to_string(), &unknown.to_string())
             .replace(&their_org.to_string(), &unknown.to_string());
-        let (unknown_status, unknown_problem) =
-            call(&app, &ours, &token, method.clone(), &unknown_path, body).await;
+        let (unknown_status, unknown_problem) = app
+            .api(&ours, &token, method.clone(), &unknown_path, body)
+            .await;
         assert_eq!(
             (status, &problem),
             (unknown_status, &unknown_problem),
             "{method} {path}"
         );
     }
-    let (_, list) = call(&app, &ours, &token, Method::GET, "/api/v1/groups", None).await;
+    let (_, list) = app
+        .api(&ours, &token, Method::GET, "/api/v1/groups", None)
+        .await;
     assert_eq!(
         list["data"].as_array().expect("data").len(),
         1,
@@ -891,26 +863,26 @@ async fn another_tenants_groups_users_and_organizations_are_not_found_on_every_e
     );
 
     // Nothing of theirs changed, and nothing of ours leaked into it.
-    let (_, group) = call(
-        &app,
-        &theirs,
-        &their_token,
-        Method::GET,
-        &format!("/api/v1/groups/{their_group}"),
-        None,
-    )
-    .await;
+    let (_, group) = app
+        .api(
+            &theirs,
+            &their_token,
+            Method::GET,
+            &format!("/api/v1/groups/{their_group}"),
+            None,
+        )
+        .await;
     assert_eq!(group["name"], "Billing");
     assert_eq!(group["version"], 1);
-    let (_, effective) = call(
-        &app,
-        &theirs,
-        &their_token,
-        Method::GET,
-        &format!("/api/v1/users/{their_user}/groups"),
-        None,
-    )
-    .await;
+    let (_, effective) = app
+        .api(
+            &theirs,
+            &their_token,
+            Method::GET,
+            &format!("/api/v1/users/{their_user}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(
         sources(&effective, &their_group),
         (
@@ -922,15 +894,15 @@ async fn another_tenants_groups_users_and_organizations_are_not_found_on_every_e
             ]
         )
     );
-    let (_, effective) = call(
-        &app,
-        &ours,
-        &token,
-        Method::GET,
-        &format!("/api/v1/users/{our_user}/groups"),
-        None,
-    )
-    .await;
+    let (_, effective) = app
+        .api(
+            &ours,
+            &token,
+            Method::GET,
+            &format!("/api/v1/users/{our_user}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(effective["data"], json!([]));
     assert!(!user_has(&app, &ours, their_user, &their_group, GroupPermission::Ro).await);
 }
@@ -1120,15 +1092,15 @@ async fn admins_define_groups_on_the_admin_page() {
         admin.get("/admin/groups/not-an-id").await.status,
         StatusCode::NOT_FOUND
     );
-    let (status, group) = call(
-        &app,
-        &other,
-        &other_token,
-        Method::GET,
-        &format!("/api/v1/groups/{their_group}"),
-        None,
-    )
-    .await;
+    let (status, group) = app
+        .api(
+            &other,
+            &other_token,
+            Method::GET,
+            &format!("/api/v1/groups/{their_group}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "theirs is still there");
     assert_eq!(group["name"], "Theirs");
 
@@ -1226,15 +1198,15 @@ async fn agents_grant_and_revoke_groups_from_user_and_organization_pages() {
     );
     assert!(location_param(&page, "notice").contains("Acme now has read and write on Billing"));
 
-    let (_, effective) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        &format!("/api/v1/users/{user}/groups"),
-        None,
-    )
-    .await;
+    let (_, effective) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::GET,
+            &format!("/api/v1/users/{user}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(
         sources(&effective, &group),
         (
@@ -1272,15 +1244,15 @@ async fn agents_grant_and_revoke_groups_from_user_and_organization_pages() {
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    let (_, effective) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        &format!("/api/v1/users/{user}/groups"),
-        None,
-    )
-    .await;
+    let (_, effective) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::GET,
+            &format!("/api/v1/users/{user}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(effective["data"], json!([]));
 
     // Without the CSRF token (a post from another site) nothing is granted.
@@ -1331,24 +1303,24 @@ async fn agents_grant_and_revoke_groups_from_user_and_organization_pages() {
         let page = manager.post_form(&path, &fields).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path} {fields:?}");
     }
-    let (_, effective) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        &format!("/api/v1/users/{user}/groups"),
-        None,
-    )
-    .await;
+    let (_, effective) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::GET,
+            &format!("/api/v1/users/{user}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(effective["data"], json!([]));
-    let (_, grants) = call(
-        &app,
-        &other,
-        &other_token,
-        Method::GET,
-        &format!("/api/v1/organizations/{their_org}/groups"),
-        None,
-    )
-    .await;
+    let (_, grants) = app
+        .api(
+            &other,
+            &other_token,
+            Method::GET,
+            &format!("/api/v1/organizations/{their_org}/groups"),
+            None,
+        )
+        .await;
     assert_eq!(grants["data"], json!([]));
 }

@@ -6,30 +6,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tenantdesk_tests::{TestApp, TestTenant, spawn_app};
 
-async fn call(
-    app: &TestApp,
-    tenant: &TestTenant,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app
-        .http
-        .request(method, app.url(path))
-        .header("Host", tenant.host())
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn role_id(app: &TestApp, tenant: &TestTenant, token: &str, builtin: &str) -> String {
-    let (_, roles) = call(app, tenant, token, Method::GET, "/api/v1/roles", None).await;
+    let (_, roles) = app
+        .api(tenant, token, Method::GET, "/api/v1/roles", None)
+        .await;
     roles["data"]
         .as_array()
         .expect("roles")
@@ -49,15 +29,15 @@ async fn token_like(
     role: BuiltinRole,
 ) -> String {
     let permissions: Vec<&str> = role.permissions().iter().map(|p| p.key()).collect();
-    let (status, issued) = call(
-        app,
-        tenant,
-        admin_token,
-        Method::POST,
-        "/api/v1/api-tokens",
-        Some(json!({"name": format!("{} token", role.name()), "permissions": permissions})),
-    )
-    .await;
+    let (status, issued) = app
+        .api(
+            tenant,
+            admin_token,
+            Method::POST,
+            "/api/v1/api-tokens",
+            Some(json!({"name": format!("{} token", role.name()), "permissions": permissions})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{issued}");
     issued["secret"].as_str().expect("secret").to_owned()
 }
@@ -89,7 +69,7 @@ async fn each_built_in_role_against_each_protected_endpoint() {
     for role in BuiltinRole::ALL {
         let token = token_like(&app, &tenant, &admin, role).await;
         for (method, path, needs) in endpoints {
-            let (status, problem) = call(&app, &tenant, &token, method.clone(), path, None).await;
+            let (status, problem) = app.api(&tenant, &token, method.clone(), path, None).await;
             let expected = if role.permissions().contains(needs) {
                 StatusCode::OK
             } else {
@@ -106,7 +86,9 @@ async fn each_built_in_role_against_each_protected_endpoint() {
                 );
             }
         }
-        let (status, me) = call(&app, &tenant, &token, Method::GET, "/api/v1/me", None).await;
+        let (status, me) = app
+            .api(&tenant, &token, Method::GET, "/api/v1/me", None)
+            .await;
         assert_eq!(status, StatusCode::OK, "every token may ask who it is");
         assert_eq!(
             me["token"]["permissions"].as_array().expect("list").len(),
@@ -122,7 +104,7 @@ async fn agents_are_invited_changed_and_disabled_through_the_api() {
     let admin = app.issue_token(&tenant.tenant, "admin").await;
     let agent_role = role_id(&app, &tenant, &admin, "agent").await;
 
-    let (status, invited) = call(&app, &tenant, &admin, Method::POST, "/api/v1/agents",
+    let (status, invited) = app.api(&tenant, &admin, Method::POST, "/api/v1/agents",
         Some(json!({"name": "Dana Whitfield", "email": "dana@agents-api.example", "role_id": agent_role}))).await;
     assert_eq!(status, StatusCode::CREATED, "{invited}");
     assert_eq!(invited["status"], "invited");
@@ -143,18 +125,18 @@ async fn agents_are_invited_changed_and_disabled_through_the_api() {
         "the invitation is queued"
     );
 
-    let (status, problem) = call(&app, &tenant, &admin, Method::POST, "/api/v1/agents",
+    let (status, problem) = app.api(&tenant, &admin, Method::POST, "/api/v1/agents",
         Some(json!({"name": "Dana Again", "email": "DANA@agents-api.example", "role_id": agent_role}))).await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
-    let (status, problem) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::POST,
-        "/api/v1/agents",
-        Some(json!({"name": "", "email": "not-an-address", "role_id": "nope", "extra": 1})),
-    )
-    .await;
+    let (status, problem) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::POST,
+            "/api/v1/agents",
+            Some(json!({"name": "", "email": "not-an-address", "role_id": "nope", "extra": 1})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let fields: Vec<&str> = problem["errors"]
         .as_array()
@@ -166,26 +148,26 @@ async fn agents_are_invited_changed_and_disabled_through_the_api() {
         assert!(fields.contains(&field), "{field} named in {fields:?}");
     }
 
-    let (status, changed) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::PATCH,
-        &format!("/api/v1/agents/{id}"),
-        Some(json!({"name": "Dana W."})),
-    )
-    .await;
+    let (status, changed) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::PATCH,
+            &format!("/api/v1/agents/{id}"),
+            Some(json!({"name": "Dana W."})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(changed["name"], "Dana W.");
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::PATCH,
-        &format!("/api/v1/agents/{id}"),
-        Some(json!({"status": "paused"})),
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::PATCH,
+            &format!("/api/v1/agents/{id}"),
+            Some(json!({"status": "paused"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -216,15 +198,15 @@ async fn disabling_an_agent_ends_their_sessions_and_the_last_admin_stays() {
         .sign_in_agent("worker@disable.example", password)
         .await;
 
-    let (status, disabled) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::PATCH,
-        &format!("/api/v1/agents/{}", worker.id),
-        Some(json!({"status": "disabled"})),
-    )
-    .await;
+    let (status, disabled) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::PATCH,
+            &format!("/api/v1/agents/{}", worker.id),
+            Some(json!({"status": "disabled"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(disabled["status"], "disabled");
     assert_eq!(
@@ -244,39 +226,39 @@ async fn disabling_an_agent_ends_their_sessions_and_the_last_admin_stays() {
     );
 
     let agent_role = role_id(&app, &tenant, &admin, "agent").await;
-    let (status, problem) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::PATCH,
-        &format!("/api/v1/agents/{}", boss.id),
-        Some(json!({"role_id": agent_role})),
-    )
-    .await;
+    let (status, problem) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::PATCH,
+            &format!("/api/v1/agents/{}", boss.id),
+            Some(json!({"role_id": agent_role})),
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::CONFLICT,
         "the last admin cannot be demoted: {problem}"
     );
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::PATCH,
-        &format!("/api/v1/agents/{}", boss.id),
-        Some(json!({"status": "disabled"})),
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::PATCH,
+            &format!("/api/v1/agents/{}", boss.id),
+            Some(json!({"status": "disabled"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "nor disabled");
-    let (_, boss_now) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        &format!("/api/v1/agents/{}", boss.id),
-        None,
-    )
-    .await;
+    let (_, boss_now) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::GET,
+            &format!("/api/v1/agents/{}", boss.id),
+            None,
+        )
+        .await;
     assert_eq!(boss_now["status"], "active");
     assert_eq!(boss_now["role"]["name"], "Admin");
 }
@@ -286,75 +268,69 @@ async fn roles_are_defined_from_the_permission_list() {
     let app = spawn_app().await;
     let tenant = app.create_tenant("Roles Corp").await;
     let admin = app.issue_token(&tenant.tenant, "admin").await;
-    let (status, permissions) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        "/api/v1/permissions",
-        None,
-    )
-    .await;
+    let (status, permissions) = app
+        .api(&tenant, &admin, Method::GET, "/api/v1/permissions", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         permissions.as_array().expect("list").len(),
         Permission::ALL.len()
     );
 
-    let (status, role) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::POST,
-        "/api/v1/roles",
-        Some(json!({"name": "Team lead", "permissions": ["users.read", "tickets.all"]})),
-    )
-    .await;
+    let (status, role) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::POST,
+            "/api/v1/roles",
+            Some(json!({"name": "Team lead", "permissions": ["users.read", "tickets.all"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{role}");
     assert_eq!(role["builtin"], Value::Null);
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::POST,
-        "/api/v1/roles",
-        Some(json!({"name": "team LEAD", "permissions": []})),
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::POST,
+            "/api/v1/roles",
+            Some(json!({"name": "team LEAD", "permissions": []})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, problem) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::POST,
-        "/api/v1/roles",
-        Some(json!({"name": "Odd", "permissions": ["everything"]})),
-    )
-    .await;
+    let (status, problem) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::POST,
+            "/api/v1/roles",
+            Some(json!({"name": "Odd", "permissions": ["everything"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem["errors"][0]["field"], "permissions");
     let id = role["id"].as_str().expect("id");
-    let (status, updated) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::PATCH,
-        &format!("/api/v1/roles/{id}"),
-        Some(json!({"permissions": ["users.read"]})),
-    )
-    .await;
+    let (status, updated) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::PATCH,
+            &format!("/api/v1/roles/{id}"),
+            Some(json!({"permissions": ["users.read"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(updated["permissions"], json!(["users.read"]));
     let admin_role = role_id(&app, &tenant, &admin, "admin").await;
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::PATCH,
-        &format!("/api/v1/roles/{admin_role}"),
-        Some(json!({"name": "Boss"})),
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::PATCH,
+            &format!("/api/v1/roles/{admin_role}"),
+            Some(json!({"name": "Boss"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "built-in roles are fixed");
 }
 
@@ -363,90 +339,80 @@ async fn tokens_carry_a_scope_expire_and_revoke() {
     let app = spawn_app().await;
     let tenant = app.create_tenant("Tokens Corp").await;
     let admin = app.issue_token(&tenant.tenant, "admin").await;
-    let (status, issued) = call(&app, &tenant, &admin, Method::POST, "/api/v1/api-tokens",
+    let (status, issued) = app.api(&tenant, &admin, Method::POST, "/api/v1/api-tokens",
         Some(json!({"name": "Reader", "permissions": ["users.read"], "expires_at": "2099-01-01T00:00:00Z"}))).await;
     assert_eq!(status, StatusCode::CREATED);
     let reader = issued["secret"].as_str().expect("secret").to_owned();
     let id = issued["id"].as_str().expect("id").to_owned();
 
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &reader,
-        Method::GET,
-        "/api/v1/settings",
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .api(&tenant, &reader, Method::GET, "/api/v1/settings", None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "outside its scope");
-    let (status, problem) = call(
-        &app,
-        &tenant,
-        &reader,
-        Method::POST,
-        "/api/v1/api-tokens",
-        Some(json!({"name": "x", "permissions": ["users.read"]})),
-    )
-    .await;
+    let (status, problem) = app
+        .api(
+            &tenant,
+            &reader,
+            Method::POST,
+            "/api/v1/api-tokens",
+            Some(json!({"name": "x", "permissions": ["users.read"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
 
-    let (_, listed) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::GET,
-        "/api/v1/api-tokens",
-        None,
-    )
-    .await;
+    let (_, listed) = app
+        .api(&tenant, &admin, Method::GET, "/api/v1/api-tokens", None)
+        .await;
     assert!(
         !listed.to_string().contains(&reader),
         "a listed token never shows its secret"
     );
-    let (status, problem) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::POST,
-        "/api/v1/api-tokens",
-        Some(json!({"name": "Past", "permissions": [], "expires_at": "2001-01-01T00:00:00Z"})),
-    )
-    .await;
+    let (status, problem) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::POST,
+            "/api/v1/api-tokens",
+            Some(json!({"name": "Past", "permissions": [], "expires_at": "2001-01-01T00:00:00Z"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
 
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::DELETE,
-        &format!("/api/v1/api-tokens/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::DELETE,
+            &format!("/api/v1/api-tokens/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(&app, &tenant, &reader, Method::GET, "/api/v1/me", None).await;
+    let (status, _) = app
+        .api(&tenant, &reader, Method::GET, "/api/v1/me", None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked token is dead");
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::DELETE,
-        &format!("/api/v1/api-tokens/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::DELETE,
+            &format!("/api/v1/api-tokens/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // An expired token is dead too.
-    let (_, short) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::POST,
-        "/api/v1/api-tokens",
-        Some(json!({"name": "Short", "permissions": [], "expires_at": "2099-01-01T00:00:00Z"})),
-    )
-    .await;
+    let (_, short) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::POST,
+            "/api/v1/api-tokens",
+            Some(json!({"name": "Short", "permissions": [], "expires_at": "2099-01-01T00:00:00Z"})),
+        )
+        .await;
     let mut tx = app.owner.begin_tenant(tenant.tenant.id).await.expect("tx");
     store::tokens::list(&mut tx).await.expect("list");
     tx.commit().await.expect("commit");
@@ -460,15 +426,15 @@ async fn tokens_carry_a_scope_expire_and_revoke() {
     .execute(&owner)
     .await
     .expect("expire");
-    let (status, _) = call(
-        &app,
-        &tenant,
-        short["secret"].as_str().expect("secret"),
-        Method::GET,
-        "/api/v1/me",
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            short["secret"].as_str().expect("secret"),
+            Method::GET,
+            "/api/v1/me",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -488,24 +454,24 @@ async fn identity_objects_of_another_tenant_are_404() {
         )
         .await;
     let role_b = role_id(&app, &b, &token_b, "agent").await;
-    let (_, token_of_b) = call(
-        &app,
-        &b,
-        &token_b,
-        Method::POST,
-        "/api/v1/api-tokens",
-        Some(json!({"name": "B's", "permissions": []})),
-    )
-    .await;
-    let (_, custom_b) = call(
-        &app,
-        &b,
-        &token_b,
-        Method::POST,
-        "/api/v1/roles",
-        Some(json!({"name": "B custom", "permissions": []})),
-    )
-    .await;
+    let (_, token_of_b) = app
+        .api(
+            &b,
+            &token_b,
+            Method::POST,
+            "/api/v1/api-tokens",
+            Some(json!({"name": "B's", "permissions": []})),
+        )
+        .await;
+    let (_, custom_b) = app
+        .api(
+            &b,
+            &token_b,
+            Method::POST,
+            "/api/v1/roles",
+            Some(json!({"name": "B custom", "permissions": []})),
+        )
+        .await;
 
     for (method, path, body) in [
         (Method::GET, format!("/api/v1/agents/{}", agent_b.id), None),
@@ -528,38 +494,42 @@ async fn identity_objects_of_another_tenant_are_404() {
             None,
         ),
     ] {
-        let (status, problem) = call(&app, &a, &token_a, method.clone(), &path, body).await;
+        let (status, problem) = app.api(&a, &token_a, method.clone(), &path, body).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {problem}");
         assert!(
             !problem.to_string().contains("identity-b"),
             "nothing of B leaks"
         );
     }
-    let (status, problem) = call(
-        &app,
-        &a,
-        &token_a,
-        Method::POST,
-        "/api/v1/agents",
-        Some(json!({"name": "Sneaky", "email": "sneaky@identity-a.example", "role_id": role_b})),
-    )
-    .await;
+    let (status, problem) = app
+        .api(
+            &a,
+            &token_a,
+            Method::POST,
+            "/api/v1/agents",
+            Some(
+                json!({"name": "Sneaky", "email": "sneaky@identity-a.example", "role_id": role_b}),
+            ),
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "B's role is not a role of A: {problem}"
     );
-    let (_, agent_now) = call(
-        &app,
-        &b,
-        &token_b,
-        Method::GET,
-        &format!("/api/v1/agents/{}", agent_b.id),
-        None,
-    )
-    .await;
+    let (_, agent_now) = app
+        .api(
+            &b,
+            &token_b,
+            Method::GET,
+            &format!("/api/v1/agents/{}", agent_b.id),
+            None,
+        )
+        .await;
     assert_eq!(agent_now["status"], "active", "B's agent is untouched");
-    let (status, _) = call(&app, &b, &token_a, Method::GET, "/api/v1/agents", None).await;
+    let (status, _) = app
+        .api(&b, &token_a, Method::GET, "/api/v1/agents", None)
+        .await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
@@ -572,15 +542,15 @@ async fn end_users_are_invited_through_the_api() {
     let app = spawn_app().await;
     let tenant = app.create_tenant("Invites Api Corp").await;
     let admin = app.issue_token(&tenant.tenant, "admin").await;
-    let (status, invited) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::POST,
-        "/api/v1/user-invitations",
-        Some(json!({"name": "Robin Customer", "email": "robin@invites-api.example"})),
-    )
-    .await;
+    let (status, invited) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::POST,
+            "/api/v1/user-invitations",
+            Some(json!({"name": "Robin Customer", "email": "robin@invites-api.example"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{invited}");
     assert_eq!(invited["user"]["status"], "pending");
     let mut tx = app
@@ -603,39 +573,39 @@ async fn end_users_are_invited_through_the_api() {
         Some("walnut ember tundra sail"),
     )
     .await;
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::POST,
-        "/api/v1/user-invitations",
-        Some(json!({"name": "Active Person", "email": "active@invites-api.example"})),
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::POST,
+            "/api/v1/user-invitations",
+            Some(json!({"name": "Active Person", "email": "active@invites-api.example"})),
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::CONFLICT,
         "an existing account is not invited again"
     );
-    let (status, problem) = call(
-        &app,
-        &tenant,
-        &admin,
-        Method::POST,
-        "/api/v1/user-invitations",
-        Some(json!({"name": "", "email": "nope"})),
-    )
-    .await;
+    let (status, problem) = app
+        .api(
+            &tenant,
+            &admin,
+            Method::POST,
+            "/api/v1/user-invitations",
+            Some(json!({"name": "", "email": "nope"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     let agent_like = token_like(&app, &tenant, &admin, BuiltinRole::Agent).await;
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &agent_like,
-        Method::POST,
-        "/api/v1/user-invitations",
-        Some(json!({"name": "X", "email": "x@invites-api.example"})),
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &agent_like,
+            Method::POST,
+            "/api/v1/user-invitations",
+            Some(json!({"name": "X", "email": "x@invites-api.example"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "inviting needs users.manage");
 }

@@ -9,28 +9,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tenantdesk_tests::{TestApp, TestTenant, database, spawn_app, tenantdesk_binary};
 
-async fn call(
-    app: &TestApp,
-    tenant: &TestTenant,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app
-        .http
-        .request(method, app.url(path))
-        .header("Host", tenant.host())
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// POST /api/v1/imports with `csv` as the body.
 async fn import(
     app: &TestApp,
@@ -78,15 +56,9 @@ async fn export(
 
 /// The emails of the tenant's users, sorted.
 async fn emails(app: &TestApp, tenant: &TestTenant, token: &str) -> Vec<String> {
-    let (status, page) = call(
-        app,
-        tenant,
-        token,
-        Method::GET,
-        "/api/v1/users?limit=200",
-        None,
-    )
-    .await;
+    let (status, page) = app
+        .api(tenant, token, Method::GET, "/api/v1/users?limit=200", None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let mut emails: Vec<String> = page["data"]
         .as_array()
@@ -99,15 +71,15 @@ async fn emails(app: &TestApp, tenant: &TestTenant, token: &str) -> Vec<String> 
 }
 
 async fn user_by_email(app: &TestApp, tenant: &TestTenant, token: &str, email: &str) -> Value {
-    let (_, page) = call(
-        app,
-        tenant,
-        token,
-        Method::GET,
-        &format!("/api/v1/users?q={email}"),
-        None,
-    )
-    .await;
+    let (_, page) = app
+        .api(
+            tenant,
+            token,
+            Method::GET,
+            &format!("/api/v1/users?q={email}"),
+            None,
+        )
+        .await;
     page["data"]
         .as_array()
         .expect("users")
@@ -262,7 +234,7 @@ async fn an_existing_user_is_updated_by_email_with_custom_fields_by_key() {
     let app = spawn_app().await;
     let tenant = app.create_tenant("Update Corp").await;
     let token = app.issue_token(&tenant.tenant, "admin").await;
-    let (status, field) = call(&app, &tenant, &token, Method::POST, "/api/v1/fields/user",
+    let (status, field) = app.api(&tenant, &token, Method::POST, "/api/v1/fields/user",
         Some(json!({"key": "tier", "label": "Tier", "field_type": "choice", "options": ["Bronze", "Gold"]}))).await;
     assert_eq!(status, StatusCode::CREATED, "{field}");
 
@@ -440,15 +412,9 @@ async fn organizations_match_by_code_or_name_and_users_join_them() {
     .await;
     assert_eq!(report["updated"], 2, "{report}");
     assert_eq!(report["created"], 0, "{report}");
-    let (_, list) = call(
-        &app,
-        &tenant,
-        &token,
-        Method::GET,
-        "/api/v1/organizations",
-        None,
-    )
-    .await;
+    let (_, list) = app
+        .api(&tenant, &token, Method::GET, "/api/v1/organizations", None)
+        .await;
     let names: Vec<&str> = list["data"]
         .as_array()
         .expect("orgs")
@@ -526,15 +492,15 @@ async fn an_export_imports_again_unchanged() {
     let app = spawn_app().await;
     let tenant = app.create_tenant("Round Trip Corp").await;
     let token = app.issue_token(&tenant.tenant, "admin").await;
-    let (status, _) = call(
-        &app,
-        &tenant,
-        &token,
-        Method::POST,
-        "/api/v1/fields/user",
-        Some(json!({"key": "vip", "label": "VIP", "field_type": "boolean"})),
-    )
-    .await;
+    let (status, _) = app
+        .api(
+            &tenant,
+            &token,
+            Method::POST,
+            "/api/v1/fields/user",
+            Some(json!({"key": "vip", "label": "VIP", "field_type": "boolean"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let orgs = "name,customer_code,website,domains\nAnalytical Engines,AE-1,https://ae.example,ae.example|engines.example\n";
     let (_, report) = import(
@@ -686,15 +652,15 @@ async fn imports_and_exports_stay_in_their_tenant_and_need_their_permissions() {
     }
 
     // A token that may read users may export but not import.
-    let (status, issued) = call(
-        &app,
-        &a,
-        &token_a,
-        Method::POST,
-        "/api/v1/api-tokens",
-        Some(json!({"name": "reader", "permissions": ["users.read"]})),
-    )
-    .await;
+    let (status, issued) = app
+        .api(
+            &a,
+            &token_a,
+            Method::POST,
+            "/api/v1/api-tokens",
+            Some(json!({"name": "reader", "permissions": ["users.read"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{issued}");
     let reader = issued["secret"].as_str().expect("secret").to_owned();
     let (status, report) = import(
@@ -715,15 +681,15 @@ async fn imports_and_exports_stay_in_their_tenant_and_need_their_permissions() {
     );
     let (status, _) = export(&app, &a, &reader, "/api/v1/users.csv").await;
     assert_eq!(status, StatusCode::OK);
-    let (status, issued) = call(
-        &app,
-        &a,
-        &token_a,
-        Method::POST,
-        "/api/v1/api-tokens",
-        Some(json!({"name": "settings only", "permissions": ["workspace.settings"]})),
-    )
-    .await;
+    let (status, issued) = app
+        .api(
+            &a,
+            &token_a,
+            Method::POST,
+            "/api/v1/api-tokens",
+            Some(json!({"name": "settings only", "permissions": ["workspace.settings"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{issued}");
     let other = issued["secret"].as_str().expect("secret").to_owned();
     let (status, _) = export(&app, &a, &other, "/api/v1/organizations.csv").await;

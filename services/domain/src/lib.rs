@@ -1,5 +1,6 @@
 //! Tenantdesk's domain types: values that are valid by construction, with no I/O.
 
+pub mod business_hours;
 mod colour;
 pub mod custom_fields;
 mod directory;
@@ -8,6 +9,7 @@ mod host;
 mod permission;
 mod settings;
 mod tenant;
+pub mod ticket;
 mod username;
 
 pub use colour::{HexColour, InvalidColour};

@@ -21,14 +21,19 @@ pub enum Permission {
     UsersManage,
     /// See and work every ticket, whatever its department.
     TicketsAll,
+    /// See and work tickets of one's departments, teams and assignments.
+    TicketsWork,
     /// Define custom fields and customer groups (the shape of the directory).
     DirectoryConfigure,
     /// Erase an end user's personal data (data-protection requests).
     UsersErase,
+    /// Configure the help desk: departments, teams, business hours, SLA plans, help topics,
+    /// statuses and ticket settings.
+    HelpdeskConfigure,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 11] = [
         Self::WorkspaceSettings,
         Self::AgentsManage,
         Self::RolesManage,
@@ -36,8 +41,10 @@ impl Permission {
         Self::UsersRead,
         Self::UsersManage,
         Self::TicketsAll,
+        Self::TicketsWork,
         Self::DirectoryConfigure,
         Self::UsersErase,
+        Self::HelpdeskConfigure,
     ];
 
     pub fn key(self) -> &'static str {
@@ -49,8 +56,10 @@ impl Permission {
             Self::UsersRead => "users.read",
             Self::UsersManage => "users.manage",
             Self::TicketsAll => "tickets.all",
+            Self::TicketsWork => "tickets.work",
             Self::DirectoryConfigure => "directory.configure",
             Self::UsersErase => "users.erase",
+            Self::HelpdeskConfigure => "helpdesk.configure",
         }
     }
 
@@ -73,8 +82,12 @@ impl Permission {
                 "Create, edit, import and invite end users and organizations; send password resets"
             }
             Self::TicketsAll => "See and work every ticket, whatever its department",
+            Self::TicketsWork => "See and work tickets of your departments, teams and assignments",
             Self::DirectoryConfigure => "Define custom fields and customer groups",
             Self::UsersErase => "Erase an end user's personal data for a data-protection request",
+            Self::HelpdeskConfigure => {
+                "Configure departments, teams, business hours, SLA plans, help topics, statuses and ticket settings"
+            }
         }
     }
 }
@@ -127,8 +140,9 @@ impl BuiltinRole {
                 Permission::UsersRead,
                 Permission::UsersManage,
                 Permission::TicketsAll,
+                Permission::TicketsWork,
             ],
-            Self::Agent => &[Permission::UsersRead],
+            Self::Agent => &[Permission::UsersRead, Permission::TicketsWork],
         }
     }
 }

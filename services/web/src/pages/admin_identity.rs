@@ -669,7 +669,7 @@ struct RolesPage<'a> {
     section: &'static str,
     csrf: &'a str,
     roles: Vec<Role>,
-    permissions: [Permission; 9],
+    permissions: [Permission; 11],
     /// The new-role form.
     boxes: Vec<PermissionBox>,
     values: RoleValues,
