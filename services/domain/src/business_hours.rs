@@ -43,8 +43,15 @@ impl Weekday {
     }
 
     pub fn name(self) -> &'static str {
-        ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-            [usize::from(self.0 - 1)]
+        [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ][usize::from(self.0 - 1)]
     }
 
     pub const ALL: [Weekday; 7] = [
@@ -72,7 +79,9 @@ impl ClockTime {
         const WRONG: &str = "must be a time of day such as 09:00 or 17:30 (00:00 to 24:00)";
         let parts: Vec<&str> = raw.trim().split(':').collect();
         if !(2..=3).contains(&parts.len())
-            || parts.iter().any(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit()))
+            || parts
+                .iter()
+                .any(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit()))
         {
             return Err(WRONG);
         }
@@ -116,7 +125,11 @@ pub struct Span {
 }
 
 impl Span {
-    pub fn new(weekday: Weekday, opens: ClockTime, closes: ClockTime) -> Result<Self, &'static str> {
+    pub fn new(
+        weekday: Weekday,
+        opens: ClockTime,
+        closes: ClockTime,
+    ) -> Result<Self, &'static str> {
         if opens >= closes {
             return Err("must close after it opens");
         }
@@ -326,9 +339,15 @@ mod tests {
 
     #[test]
     fn clock_times_parse_and_print() {
-        assert_eq!(ClockTime::parse("09:30").unwrap().seconds(), 9 * 3600 + 1800);
+        assert_eq!(
+            ClockTime::parse("09:30").unwrap().seconds(),
+            9 * 3600 + 1800
+        );
         assert_eq!(ClockTime::parse("24:00").unwrap().to_string(), "24:00");
-        assert_eq!(ClockTime::parse("07:05:09").unwrap().to_string(), "07:05:09");
+        assert_eq!(
+            ClockTime::parse("07:05:09").unwrap().to_string(),
+            "07:05:09"
+        );
         for wrong in ["24:01", "9:00", "12:60", "noon", "", "12"] {
             assert!(ClockTime::parse(wrong).is_err(), "{wrong}");
         }
@@ -399,7 +418,11 @@ mod tests {
         );
         // Around the clock in Berlin: the night of 2026-03-29 has 23 hours, and open time is
         // real elapsed time.
-        let around = Calendar::new(TimeZoneName::parse("Europe/Berlin").unwrap(), vec![], vec![]);
+        let around = Calendar::new(
+            TimeZoneName::parse("Europe/Berlin").unwrap(),
+            vec![],
+            vec![],
+        );
         assert_eq!(
             open_seconds_between(
                 &around,
@@ -506,7 +529,11 @@ mod tests {
     fn overlapping_spans_count_once() {
         let calendar = Calendar::new(
             TimeZoneName::parse("UTC").unwrap(),
-            vec![span(1, "09:00", "12:00"), span(1, "11:00", "14:00"), span(1, "10:00", "11:00")],
+            vec![
+                span(1, "09:00", "12:00"),
+                span(1, "11:00", "14:00"),
+                span(1, "10:00", "11:00"),
+            ],
             vec![],
         );
         assert_eq!(

@@ -229,7 +229,8 @@ impl MessageBody {
         if text.trim().is_empty() {
             return Err("is required (nothing readable is left once sanitised)");
         }
-        if text.chars().count() > Self::MAX_TEXT_CHARS || html.chars().count() > Self::MAX_HTML_CHARS
+        if text.chars().count() > Self::MAX_TEXT_CHARS
+            || html.chars().count() > Self::MAX_HTML_CHARS
         {
             return Err("is too long (at most 100000 characters of text)");
         }
@@ -269,8 +270,21 @@ fn html_to_text(html: &str) -> String {
         spaced = spaced.replace(tag, "\n<br>");
     }
     for end in [
-        "</p>", "</div>", "</li>", "</tr>", "</h1>", "</h2>", "</h3>", "</h4>", "</h5>", "</h6>",
-        "</blockquote>", "</pre>", "</table>", "</ul>", "</ol>",
+        "</p>",
+        "</div>",
+        "</li>",
+        "</tr>",
+        "</h1>",
+        "</h2>",
+        "</h3>",
+        "</h4>",
+        "</h5>",
+        "</h6>",
+        "</blockquote>",
+        "</pre>",
+        "</table>",
+        "</ul>",
+        "</ol>",
     ] {
         spaced = spaced.replace(end, &format!("{end}\n"));
     }

@@ -29,6 +29,12 @@ const CONFLICT_FIELDS: &[(&str, &str)] = &[
     ("operators_email_key", "email"),
     ("custom_fields_key_key", "key"),
     ("customer_groups_name_key", "name"),
+    ("departments_name_key", "name"),
+    ("departments_email_alias_key", "email_alias"),
+    ("teams_name_key", "name"),
+    ("sla_plans_name_key", "name"),
+    ("help_topics_name_key", "name"),
+    ("ticket_statuses_name_key", "name"),
 ];
 
 impl StoreError {

@@ -114,6 +114,19 @@ impl Owner {
         .bind(new.accent_colour.map(|c| c.to_string()))
         .execute(&mut *tx)
         .await?;
+        // Every workspace starts with a department new tickets go to (the default).
+        sqlx::query(
+            "with first as (
+               insert into departments (tenant_id, id, name, description)
+               values ($1, $2, 'Support', 'Where new requests arrive.') returning id
+             )
+             update tenant_settings set default_department_id = (select id from first)
+              where tenant_id = $1",
+        )
+        .bind(id.as_uuid())
+        .bind(Uuid::now_v7())
+        .execute(&mut *tx)
+        .await?;
         for role in BuiltinRole::ALL {
             sqlx::query("insert into roles (tenant_id, id, name, builtin) values ($1, $2, $3, $4)")
                 .bind(id.as_uuid())

@@ -59,6 +59,7 @@ pub async fn seed(owner: &Owner) -> anyhow::Result<Vec<DemoLogin>> {
             },
         )
         .await?;
+        seed_directory(&mut tx, slug).await?;
         tx.commit().await?;
         tracing::info!(tenant.slug = slug, "created demo tenant");
         logins.push(DemoLogin {
@@ -68,4 +69,36 @@ pub async fn seed(owner: &Owner) -> anyhow::Result<Vec<DemoLogin>> {
         });
     }
     Ok(logins)
+}
+
+/// A demo organization with an email domain, and a few customers (those at the domain become
+/// its members by the domain rule), so the directory has something to search.
+async fn seed_directory(tx: &mut store::TenantTx, slug: &str) -> anyhow::Result<()> {
+    use store::organizations::{EmailDomain, OrganizationChange, OrganizationName};
+    use store::user_directory::{Actor, Profile};
+    let domain = format!("customers.{slug}.example");
+    let name = OrganizationName::parse("Example Customers Ltd").map_err(anyhow::Error::msg)?;
+    let change = OrganizationChange {
+        domains: Some(vec![
+            EmailDomain::parse(&domain).map_err(anyhow::Error::msg)?,
+        ]),
+        ..Default::default()
+    };
+    store::organizations::create(tx, &name, &change, None).await?;
+    for (first, last, at, city) in [
+        ("Ada", "Lovelace", domain.as_str(), "London"),
+        ("Grace", "Hopper", domain.as_str(), "New York"),
+        ("Alan", "Turing", "example.org", "Manchester"),
+        ("Katherine", "Johnson", "example.net", "Hampton"),
+    ] {
+        let profile = Profile {
+            first_name: first.to_owned(),
+            last_name: last.to_owned(),
+            email: format!("{}@{at}", first.to_lowercase()),
+            city: Some(city.to_owned()),
+            ..Default::default()
+        };
+        store::user_directory::create(tx, &profile, Actor::System).await?;
+    }
+    Ok(())
 }

@@ -12,7 +12,8 @@ use domain::{Permission, Validity};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use store::customer_groups::{CustomerGroup, EffectiveGroup, GrantSource};
-use store::user_directory::{Actor, Membership, PROFILE_FIELDS, Profile, UserRecord, UserSort};
+use store::organizations::Membership;
+use store::user_directory::{Actor, PROFILE_FIELDS, Profile, UserRecord, UserSort};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -149,7 +150,9 @@ pub async fn list(
     };
     let organization = get("organization");
     let organization_name = match Uuid::parse_str(&organization) {
-        Ok(id) => store::user_directory::organization_name(&mut tx, id).await?,
+        Ok(id) => store::organizations::by_id(&mut tx, id)
+            .await?
+            .map(|organization| organization.name),
         Err(_) => None,
     };
     tx.commit().await?;
@@ -612,7 +615,7 @@ async fn user_page(
         .await?
         .ok_or(PageError::NotFound)?;
     let fields = store::custom_fields::active(&mut tx, FieldEntity::User).await?;
-    let memberships = store::user_directory::memberships(&mut tx, id).await?;
+    let memberships = store::organizations::memberships(&mut tx, id).await?;
     let groups = group_rows(store::customer_groups::effective_for_user(&mut tx, id).await?);
     let all_groups = store::customer_groups::list(&mut tx).await?;
     let erased_by = match user.erased_by {
