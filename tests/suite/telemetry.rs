@@ -297,6 +297,25 @@ async fn a_request_joins_the_callers_trace_with_its_tenant_and_a_database_span()
     assert_eq!(database.attribute("db.system"), Some("postgresql"));
     assert_eq!(database.attribute("tenant.id"), Some(tenant_id.as_str()));
     assert_eq!(database.attribute("db.outcome"), Some("commit"));
+    let statements: Vec<&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| s.parent_span_id == database.span_id && s.name == "db.statement")
+        .collect();
+    assert!(
+        !statements.is_empty(),
+        "the transaction's statements are spans of their own"
+    );
+    for statement in statements {
+        assert_eq!(statement.kind, SpanKind::Client);
+        assert!(
+            statement
+                .attribute("db.operation.name")
+                .is_some_and(|op| !op.is_empty()),
+            "{:?}",
+            statement.attributes
+        );
+        assert!(statement.attribute("db.query.summary").is_some());
+    }
 
     let stderr = server.stop().await;
     let line = stderr

@@ -2,8 +2,9 @@
 //!
 //! Telemetry: every tenant transaction is one `db.transaction` span, from BEGIN to its commit or
 //! rollback, a child of the request (or job) that opened it, and its duration is observed in
-//! `tenantdesk_db_transaction_duration_seconds`. Statements are not spans of their own: sqlx
-//! logs them as events (slow ones at WARN), with the SQL text and never the bound values.
+//! `tenantdesk_db_transaction_duration_seconds`. sqlx reports each statement as an event
+//! (the SQL text, never the bound values), which the binary's telemetry turns into a
+//! `db.statement` span under this one.
 
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};

@@ -9,6 +9,7 @@ pub mod import;
 pub mod kept_child;
 pub mod mail_worker;
 mod serve;
+mod statement_spans;
 pub mod telemetry;
 
 pub use cli::{Cli, run};

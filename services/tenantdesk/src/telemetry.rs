@@ -8,7 +8,8 @@
 //!   it answers). The standard variables apply: OTEL_SERVICE_NAME (default `tenantdesk`),
 //!   OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG,
 //!   OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_BSP_*. Incoming W3C
-//!   `traceparent` headers are honoured.
+//!   `traceparent` headers are honoured. Every SQL statement becomes a `db.statement` span
+//!   ([`crate::statement_spans`]).
 //! - Metrics: the process-wide Prometheus registry, served as text at `/metrics` on the
 //!   separate listener `--metrics-listen`; this module holds the mail worker's series.
 
@@ -104,9 +105,16 @@ pub fn init(format: LogFormat, export_traces: bool) -> Telemetry {
             .with_tracked_inactivity(false)
             .with_filter(span_filter())
     });
+    // sqlx reports finished statements as DEBUG events of `sqlx::query`; only this layer
+    // wants them, whatever RUST_LOG says.
+    let statements = traces.as_ref().map(|traces| {
+        crate::statement_spans::StatementSpans::new(traces.provider.tracer("tenantdesk"))
+            .with_filter(Targets::new().with_target("sqlx::query", Level::DEBUG))
+    });
     let _ = tracing_subscriber::registry()
         .with(output.with_filter(filter))
         .with(otel)
+        .with(statements)
         .try_init();
     if traces.is_some() {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
