@@ -60,11 +60,22 @@ alter table end_users add column search_text text
     || coalesce(phone, '') || ' ' || coalesce(mobile, '') || ' '
     || jsonb_path_query_array(custom, '$.*')::text) stored;
 
+-- Lower-case keys for lookups and orders. Under RLS a condition may only become an index
+-- condition when its functions are leakproof, and lower() is not: `lower(email) = $1` scans
+-- the whole tenant, `email_key = $1` is one index probe (measured in docs/benchmarks.md).
+alter table end_users
+  add column email_key text generated always as (lower(email)) stored,
+  add column login_key text generated always as (lower(login)) stored,
+  add column name_key text generated always as (lower(btrim(first_name || ' ' || last_name))) stored;
+drop index end_users_email_key;
+create unique index end_users_email_key on end_users (tenant_id, email_key);
+drop index end_users_login_key;
+create unique index end_users_login_key on end_users (tenant_id, login_key);
+
 create index end_users_search_idx on end_users using gin (tenant_id, search_text gin_trgm_ops);
 create index end_users_custom_idx on end_users using gin (tenant_id, custom jsonb_path_ops);
--- Keyset orders of the directory list.
-create index end_users_name_order_idx on end_users (tenant_id, lower(name), id);
-create index end_users_email_order_idx on end_users (tenant_id, lower(email), id);
+-- Keyset orders of the directory list (email's is the unique index above).
+create index end_users_name_order_idx on end_users (tenant_id, name_key, id);
 create index end_users_created_order_idx on end_users (tenant_id, created_at, id);
 
 create table organizations (
@@ -98,6 +109,8 @@ create table organizations (
   version bigint not null default 1,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
+  name_key text generated always as (lower(name)) stored,
+  customer_code_key text generated always as (lower(customer_code)) stored,
   search_text text generated always as (name || ' ' || coalesce(customer_code, '') || ' '
     || coalesce(phone, '') || ' ' || coalesce(city, '') || ' '
     || jsonb_path_query_array(custom, '$.*')::text) stored,
@@ -109,8 +122,9 @@ create table organizations (
   constraint organizations_created_by_fkey foreign key (tenant_id, created_by) references agents (tenant_id, id),
   constraint organizations_updated_by_fkey foreign key (tenant_id, updated_by) references agents (tenant_id, id)
 );
-create unique index organizations_name_key on organizations (tenant_id, lower(name));
-create unique index organizations_customer_code_key on organizations (tenant_id, lower(customer_code));
+create unique index organizations_name_key on organizations (tenant_id, name_key);
+create index organizations_name_order_idx on organizations (tenant_id, name_key, id);
+create unique index organizations_customer_code_key on organizations (tenant_id, customer_code_key);
 create index organizations_search_idx on organizations using gin (tenant_id, search_text gin_trgm_ops);
 create index organizations_custom_idx on organizations using gin (tenant_id, custom jsonb_path_ops);
 create index organizations_created_order_idx on organizations (tenant_id, created_at, id);

@@ -25,4 +25,6 @@ mod sessions;
 mod settings;
 mod sites;
 mod telemetry;
+mod ticket_configuration;
+mod tickets;
 mod user_directory;

@@ -56,10 +56,10 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     small_users: usize,
     /// Timed reads per row of the results table.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 50)]
     samples: usize,
     /// Untimed reads before each row (prepared statements, plan cache, buffer cache).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 3)]
     warmup: usize,
     /// Rows of the users CSV whose import is timed (0 skips the import).
     #[arg(long, default_value_t = 100_000)]
@@ -186,18 +186,15 @@ async fn run(args: &Args, database: &Database, scratch: &Path) -> anyhow::Result
     eprintln!("counting what each search term matches");
     let matches = inputs.count_matches(&admin, big).await?;
 
-    let reader = Reader {
-        store: Store::connect(&database.runtime_url(), 1)
-            .await
-            .context("connecting as the runtime role")?,
-        runtime: runtime_pool(&database.runtime_url()).await?,
-    };
+    let store = Store::connect(&database.runtime_url(), 1)
+        .await
+        .context("connecting as the runtime role")?;
     let mut rows = Vec::new();
     for read in Read::ALL {
         eprintln!("timing: {}", read.label());
         // A read the store cannot answer is reported in its row; the others still run.
         rows.push(
-            time_read(&reader, read, &inputs, args, &probe)
+            time_read(&store, read, &inputs, args, &probe)
                 .await
                 .unwrap_or_else(|error| {
                     eprintln!("{}: {error:#}", read.label());
@@ -207,12 +204,11 @@ async fn run(args: &Args, database: &Database, scratch: &Path) -> anyhow::Result
                         shown: 0.0,
                         others: None,
                         failure: Some(format!("{error:#}")),
-                        replica: false,
                     }
                 }),
         );
     }
-    drop(reader);
+    drop(store);
     out.push_str(&results_table(&rows, &matches));
 
     if !args.no_explain {
@@ -261,14 +257,6 @@ async fn set_shared_buffers(owner_url: &str, size: &str) -> anyhow::Result<()> {
     .context("alter system set shared_buffers")?;
     admin.close().await;
     Ok(())
-}
-
-async fn runtime_pool(url: &str) -> anyhow::Result<PgPool> {
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .context("connecting to the database as the runtime role")
 }
 
 fn command_line() -> String {
@@ -1169,25 +1157,10 @@ enum Request {
     ById(Uuid),
 }
 
-/// Where a read goes: the store, or (only when the store's statement fails to parse) the same
-/// statement with the one-word fix, sent by the benchmark itself as the runtime role.
-struct Reader {
-    store: Store,
-    runtime: PgPool,
-}
-
 /// Runs one read in its own tenant transaction, as a request does; the number of people
 /// shown.
-async fn perform(
-    reader: &Reader,
-    tenant: TenantId,
-    request: &Request,
-    replica: bool,
-) -> anyhow::Result<usize> {
-    if replica && let Request::List(query) = request {
-        return replica_list(&reader.runtime, tenant, query).await;
-    }
-    let mut tx = reader.store.begin_tenant(tenant).await?;
+async fn perform(store: &Store, tenant: TenantId, request: &Request) -> anyhow::Result<usize> {
+    let mut tx = store.begin_tenant(tenant).await?;
     let shown = match request {
         Request::List(query) => user_directory::list(&mut tx, query).await?.items.len(),
         Request::ById(id) => usize::from(user_directory::by_id(&mut tx, *id).await?.is_some()),
@@ -1196,90 +1169,16 @@ async fn perform(
     Ok(shown)
 }
 
-/// The select list of `store::user_directory` (its `COLUMNS`), verbatim.
-const STORE_COLUMNS: &str =
-    "u.id, u.title, u.first_name, u.last_name, u.name, u.email, u.login, u.phone,
-       u.fax, u.mobile, u.street, u.zip, u.city, u.country, u.comment, u.validity, u.custom,
-       u.status, po.id as organization_id, po.name as organization_name, u.created_by,
-       u.updated_by, u.erased_at, u.erased_by, u.erased_by_token, u.version, u.created_at,
-       u.updated_at";
-
-/// `store::user_directory::list`'s statement for a search or one custom-field equality, first
-/// page by name, with `cross join` where the store writes a bare `join` (which PostgreSQL
-/// rejects: "syntax error at or near where"). Same tables, same functions, same order.
-async fn replica_list(
-    runtime: &PgPool,
-    tenant: TenantId,
-    query: &UserQuery,
-) -> anyhow::Result<usize> {
-    let (source, alias, bind): (&str, &str, Value) = match (&query.search, query.custom.first()) {
-        (Some(term), None) => (
-            "directory.end_user_ids_matching($1)",
-            "matching",
-            Value::String(store::search::like_pattern(term)),
-        ),
-        (None, Some(CustomFilter::Equals { key, value })) => (
-            "directory.end_user_ids_with_custom($1)",
-            "custom_match",
-            serde_json::json!({ key.as_str(): value }),
-        ),
-        _ => bail!("the replica statement covers one search or one custom equality only"),
-    };
-    let sql = format!(
-        "select {STORE_COLUMNS} from {source} {alias} (id) cross join end_users u
-  left join organization_members pm on pm.end_user_id = u.id and pm.is_primary
-  left join organizations po on po.id = pm.organization_id
- where true and u.id = {alias}.id order by lower(u.name) asc, u.id asc limit $2"
-    );
-    let mut tx = database::begin_tenant(runtime, tenant).await?;
-    let limit = i64::try_from(query.limit + 1)?;
-    let rows = match bind {
-        Value::String(pattern) => {
-            sqlx::query(&sql)
-                .bind(pattern)
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await?
-        }
-        filter => {
-            sqlx::query(&sql)
-                .bind(sqlx::types::Json(filter))
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await?
-        }
-    };
-    tx.commit().await?;
-    Ok(rows.len().min(query.limit))
-}
-
-/// True when the store's statement for `read` does not parse, so the replica is timed.
-async fn store_statement_broken(reader: &Reader, read: Read, inputs: &Inputs) -> bool {
-    let (tenant, request) = read.request(inputs, 0);
-    match perform(reader, tenant, &request, false).await {
-        Err(error) => {
-            let broken = format!("{error:#}").contains("syntax error");
-            if broken {
-                eprintln!("{}: the store's statement fails: {error:#}", read.label());
-            }
-            broken && matches!(request, Request::List(_))
-        }
-        Ok(_) => false,
-    }
-}
-
 struct Timed {
     read: Read,
     latencies: Latencies,
     shown: f64,
     others: Option<f64>,
     failure: Option<String>,
-    /// Timed with the replica statement (the store's does not parse).
-    replica: bool,
 }
 
 async fn time_read(
-    reader: &Reader,
+    store: &Store,
     read: Read,
     inputs: &Inputs,
     args: &Args,
@@ -1292,14 +1191,12 @@ async fn time_read(
             shown: 0.0,
             others: None,
             failure: None,
-            replica: false,
         });
     }
-    let replica = store_statement_broken(reader, read, inputs).await;
     // Warm-up inputs come after the timed ones, so no timed read repeats one.
     for index in args.samples..args.samples + args.warmup {
         let (tenant, request) = read.request(inputs, index);
-        perform(reader, tenant, &request, replica).await?;
+        perform(store, tenant, &request).await?;
     }
     let mut samples = Vec::with_capacity(args.samples);
     let mut shown = 0;
@@ -1308,7 +1205,7 @@ async fn time_read(
     for index in 0..args.samples {
         let (tenant, request) = read.request(inputs, index);
         let clock = Instant::now();
-        shown += perform(reader, tenant, &request, replica)
+        shown += perform(store, tenant, &request)
             .await
             .with_context(|| format!("{} #{index}", read.label()))?;
         samples.push(clock.elapsed());
@@ -1320,7 +1217,6 @@ async fn time_read(
         shown: shown as f64 / args.samples as f64,
         others: probe.others_since(before, seconds),
         failure: None,
-        replica,
     })
 }
 
@@ -1346,13 +1242,8 @@ fn results_table(rows: &[Timed], matches: &BTreeMap<&'static str, f64>) -> Strin
         }
         let _ = writeln!(
             table,
-            "| {}{} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
             row.read.label(),
-            if row.replica {
-                " (replica statement)"
-            } else {
-                ""
-            },
             row.latencies.len(),
             matches
                 .get(row.read.label())
@@ -1490,12 +1381,9 @@ async fn explain_reads(
     let runtime_url = database.runtime_url();
     let separator = if runtime_url.contains('?') { '&' } else { '?' };
     let url = format!("{runtime_url}{separator}options=-c%20client_min_messages%3Dlog");
-    let reader = Reader {
-        store: Store::connect(&url, 1)
-            .await
-            .context("connecting as the runtime role with client_min_messages=log")?,
-        runtime: runtime_pool(&url).await?,
-    };
+    let store = Store::connect(&url, 1)
+        .await
+        .context("connecting as the runtime role with client_min_messages=log")?;
     let mut out = String::from(
         "\n#### Plans, as executed by the runtime role in a tenant transaction \
          (auto_explain: ANALYZE, BUFFERS, nested statements)\n",
@@ -1503,14 +1391,13 @@ async fn explain_reads(
     for read in EXPLAINED {
         // As the timed runs did: the same connection runs the statement several times first,
         // so a cached generic plan shows if PostgreSQL switches to one.
-        let replica = store_statement_broken(&reader, read, inputs).await;
         let mut failed = None;
         for index in 0..9 {
             if index == 8 {
                 notices.take();
             }
             let (tenant, request) = read.request(inputs, 1_000 + index);
-            if let Err(error) = perform(&reader, tenant, &request, replica).await {
+            if let Err(error) = perform(&store, tenant, &request).await {
                 failed = Some(error);
                 break;
             }
@@ -1530,12 +1417,7 @@ async fn explain_reads(
                 read.label()
             );
         }
-        let _ = write!(
-            out,
-            "\n{}{}:\n\n```text\n",
-            read.label(),
-            if replica { " (replica statement)" } else { "" }
-        );
+        let _ = write!(out, "\n{}:\n\n```text\n", read.label());
         for plan in plans {
             out.push_str(plan.trim_end());
             out.push_str("\n\n");

@@ -315,22 +315,22 @@ mod tests {
 
     fn span(weekday: i64, opens: &str, closes: &str) -> Span {
         Span::new(
-            Weekday::new(weekday).unwrap(),
-            ClockTime::parse(opens).unwrap(),
-            ClockTime::parse(closes).unwrap(),
+            Weekday::new(weekday).expect("valid in the test"),
+            ClockTime::parse(opens).expect("valid in the test"),
+            ClockTime::parse(closes).expect("valid in the test"),
         )
-        .unwrap()
+        .expect("valid in the test")
     }
 
     /// Monday to Friday, 09:00 to 17:00, in `zone`.
     fn office(zone: &str, holidays: &[&str]) -> Calendar {
         Calendar::new(
-            TimeZoneName::parse(zone).unwrap(),
+            TimeZoneName::parse(zone).expect("valid in the test"),
             (1..=5).map(|d| span(d, "09:00", "17:00")).collect(),
             holidays
                 .iter()
                 .map(|d| Holiday {
-                    day: d.parse().unwrap(),
+                    day: d.parse().expect("valid in the test"),
                     name: "Holiday".into(),
                 })
                 .collect(),
@@ -340,18 +340,34 @@ mod tests {
     #[test]
     fn clock_times_parse_and_print() {
         assert_eq!(
-            ClockTime::parse("09:30").unwrap().seconds(),
+            ClockTime::parse("09:30")
+                .expect("valid in the test")
+                .seconds(),
             9 * 3600 + 1800
         );
-        assert_eq!(ClockTime::parse("24:00").unwrap().to_string(), "24:00");
         assert_eq!(
-            ClockTime::parse("07:05:09").unwrap().to_string(),
+            ClockTime::parse("24:00")
+                .expect("valid in the test")
+                .to_string(),
+            "24:00"
+        );
+        assert_eq!(
+            ClockTime::parse("07:05:09")
+                .expect("valid in the test")
+                .to_string(),
             "07:05:09"
         );
         for wrong in ["24:01", "9:00", "12:60", "noon", "", "12"] {
             assert!(ClockTime::parse(wrong).is_err(), "{wrong}");
         }
-        assert!(Span::new(Weekday::new(1).unwrap(), ClockTime(10), ClockTime(10)).is_err());
+        assert!(
+            Span::new(
+                Weekday::new(1).expect("valid in the test"),
+                ClockTime(10),
+                ClockTime(10)
+            )
+            .is_err()
+        );
         assert!(Weekday::new(0).is_err() && Weekday::new(8).is_err());
     }
 
@@ -419,7 +435,7 @@ mod tests {
         // Around the clock in Berlin: the night of 2026-03-29 has 23 hours, and open time is
         // real elapsed time.
         let around = Calendar::new(
-            TimeZoneName::parse("Europe/Berlin").unwrap(),
+            TimeZoneName::parse("Europe/Berlin").expect("valid in the test"),
             vec![],
             vec![],
         );
@@ -433,7 +449,7 @@ mod tests {
         );
         // A span of 00:00–06:00 on the spring-forward night holds five hours.
         let night = Calendar::new(
-            TimeZoneName::parse("Europe/Berlin").unwrap(),
+            TimeZoneName::parse("Europe/Berlin").expect("valid in the test"),
             vec![span(7, "00:00", "06:00")],
             vec![],
         );
@@ -447,7 +463,7 @@ mod tests {
         );
         // Opening in the gap (02:30 does not exist): open from 03:00 local (01:00 UTC).
         let gap = Calendar::new(
-            TimeZoneName::parse("Europe/Berlin").unwrap(),
+            TimeZoneName::parse("Europe/Berlin").expect("valid in the test"),
             vec![span(7, "02:30", "04:00")],
             vec![],
         );
@@ -461,7 +477,7 @@ mod tests {
     fn overnight() {
         // A night desk: Monday 22:00 to Tuesday 06:00 (two spans), in New York.
         let calendar = Calendar::new(
-            TimeZoneName::parse("America/New_York").unwrap(),
+            TimeZoneName::parse("America/New_York").expect("valid in the test"),
             vec![span(1, "22:00", "24:00"), span(2, "00:00", "06:00")],
             vec![],
         );
@@ -508,10 +524,10 @@ mod tests {
         );
         // Holidays still close it.
         let closed_day = Calendar::new(
-            TimeZoneName::parse("UTC").unwrap(),
+            TimeZoneName::parse("UTC").expect("valid in the test"),
             vec![],
             vec![Holiday {
-                day: "2026-11-29".parse().unwrap(),
+                day: "2026-11-29".parse().expect("valid in the test"),
                 name: "Closed".into(),
             }],
         );
@@ -528,7 +544,7 @@ mod tests {
     #[test]
     fn overlapping_spans_count_once() {
         let calendar = Calendar::new(
-            TimeZoneName::parse("UTC").unwrap(),
+            TimeZoneName::parse("UTC").expect("valid in the test"),
             vec![
                 span(1, "09:00", "12:00"),
                 span(1, "11:00", "14:00"),

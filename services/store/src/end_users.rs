@@ -117,18 +117,17 @@ fn cut(text: &str, chars: usize) -> &str {
 
 /// The end user with this address, compared case-insensitively.
 pub async fn by_email(tx: &mut TenantTx, email: &str) -> Result<Option<EndUser>> {
-    let row: Option<EndUserRow> =
-        sqlx::query_as(&format!("{SELECT} where lower(email) = lower($1)"))
-            .bind(email.trim())
-            .fetch_optional(tx.conn())
-            .await?;
+    let row: Option<EndUserRow> = sqlx::query_as(&format!("{SELECT} where email_key = lower($1)"))
+        .bind(email.trim())
+        .fetch_optional(tx.conn())
+        .await?;
     row.map(EndUser::try_from).transpose()
 }
 
 /// The account an end user names at sign-in: by email, or by the username they chose.
 pub async fn by_email_or_login(tx: &mut TenantTx, identifier: &str) -> Result<Option<EndUser>> {
     let row: Option<EndUserRow> = sqlx::query_as(&format!(
-        "{SELECT} where lower(email) = lower($1) or lower(login) = lower($1) limit 1"
+        "{SELECT} where email_key = lower($1) or login_key = lower($1) limit 1"
     ))
     .bind(identifier.trim())
     .fetch_optional(tx.conn())
@@ -139,7 +138,7 @@ pub async fn by_email_or_login(tx: &mut TenantTx, identifier: &str) -> Result<Op
 /// True when another account of the tenant already signs in with `username`.
 pub async fn username_taken(tx: &mut TenantTx, username: &domain::Username) -> Result<bool> {
     Ok(
-        sqlx::query_scalar("select exists (select from end_users where lower(login) = lower($1))")
+        sqlx::query_scalar("select exists (select from end_users where login_key = lower($1))")
             .bind(username.as_str())
             .fetch_one(tx.conn())
             .await?,

@@ -266,7 +266,7 @@ const COLUMNS: &str = "o.id, o.name, o.customer_code, o.street, o.zip, o.city, o
        array(select d.domain from organization_domains d
               where d.organization_id = o.id order by d.domain) as domains,
        o.created_by, o.updated_by, o.version, o.created_at, o.updated_at,
-       lower(o.name) as name_key";
+       o.name_key";
 
 impl TryFrom<OrganizationRow> for Organization {
     type Error = StoreError;
@@ -324,6 +324,22 @@ pub async fn for_update(tx: &mut TenantTx, id: Uuid) -> Result<Option<Organizati
     .fetch_optional(tx.conn())
     .await?;
     row.map(Organization::try_from).transpose()
+}
+
+/// Sets (or clears) the team that is the organization's account manager, as part of a create
+/// or update in the same transaction (which bumps the version once). The caller checked that
+/// the team is of this tenant; the composite foreign key refuses any other.
+pub async fn set_account_manager_team(
+    tx: &mut TenantTx,
+    id: Uuid,
+    team_id: Option<Uuid>,
+) -> Result<()> {
+    sqlx::query("update organizations set account_manager_team_id = $2 where id = $1")
+        .bind(id)
+        .bind(team_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 /// What a create or an update sets; `None` leaves a field as it is (or at its default), and
@@ -589,27 +605,29 @@ pub struct ListQuery {
 /// jsonb containment from doing so.
 pub async fn list(tx: &mut TenantTx, list: &ListQuery) -> Result<Page<Organization>> {
     let mut query = QueryBuilder::new(format!("select {COLUMNS} from organizations o"));
+    // Ids from the search functions are looked up by primary key: `= any(array(...))` keeps
+    // the planner from guessing the function's row count against the tenant's size.
+    query.push(" where true");
     if let Some(pattern) = &list.search {
         query
-            .push(" join directory.organization_ids_matching(")
+            .push(" and o.id = any(array(select directory.organization_ids_matching(")
             .push_bind(pattern.clone())
-            .push(") m(id) on m.id = o.id");
+            .push(")))");
     }
     if let Some(custom) = &list.custom {
         query
-            .push(" join directory.organization_ids_with_custom(")
+            .push(" and o.id = any(array(select directory.organization_ids_with_custom(")
             .push_bind(sqlx::types::Json(custom.clone()))
-            .push(") c(id) on c.id = o.id");
+            .push(")))");
     }
-    query.push(" where true");
     if let Some(validity) = list.validity {
         query
             .push(" and o.validity = ")
             .push_bind(validity.as_str());
     }
     let (key, direction, comparison) = match (list.sort, list.descending) {
-        (Sort::Name, false) => ("lower(o.name)", "asc", ">"),
-        (Sort::Name, true) => ("lower(o.name)", "desc", "<"),
+        (Sort::Name, false) => ("o.name_key", "asc", ">"),
+        (Sort::Name, true) => ("o.name_key", "desc", "<"),
         (Sort::Created, false) => ("o.created_at", "asc", ">"),
         (Sort::Created, true) => ("o.created_at", "desc", "<"),
     };
@@ -690,7 +708,7 @@ impl From<MemberRow> for Member {
 }
 
 const MEMBER_SELECT: &str = "select u.id as user_id, u.name, u.email, m.is_primary,
-        m.primary_contact, m.created_at, lower(u.name) as name_key
+        m.primary_contact, m.created_at, u.name_key
    from organization_members m join end_users u on u.id = m.end_user_id";
 
 /// One page of the organization's members by name (ignoring case), then id.
@@ -703,8 +721,8 @@ pub async fn members(
     let rows: Vec<MemberRow> = sqlx::query_as(&format!(
         "{MEMBER_SELECT}
           where m.organization_id = $1
-            and ($2::text is null or (lower(u.name), u.id) > ($2, $3))
-          order by lower(u.name), u.id
+            and ($2::text is null or (u.name_key, u.id) > ($2, $3))
+          order by u.name_key, u.id
           limit $4"
     ))
     .bind(organization_id)

@@ -76,7 +76,7 @@ pub struct SlaPlanChange {
 
 /// Creates a plan; a taken name is a conflict on `name`.
 pub async fn create(tx: &mut TenantTx, name: &str, change: &SlaPlanChange) -> Result<SlaPlan> {
-    Ok(sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "insert into sla_plans (tenant_id, id, name, first_response_hours, resolution_hours,
                                 business_hours_only, pause_while_pending)
          values ($1, $2, $3, $4, $5, coalesce($6, true), coalesce($7, true))
@@ -91,7 +91,7 @@ pub async fn create(tx: &mut TenantTx, name: &str, change: &SlaPlanChange) -> Re
     .bind(change.pause_while_pending)
     .fetch_one(tx.conn())
     .await
-    .map_err(StoreError::from_write)?)
+    .map_err(StoreError::from_write)
 }
 
 pub async fn update(

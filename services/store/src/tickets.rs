@@ -675,3 +675,15 @@ pub async fn status_state(tx: &mut TenantTx, id: Uuid) -> Result<Option<TicketSt
         })
         .transpose()
 }
+
+/// The department a new ticket goes to when nothing names one
+/// ([`crate::departments::default_department`]); `None` when the tenant has no department.
+pub async fn default_department(
+    tx: &mut TenantTx,
+) -> Result<Option<crate::departments::Department>> {
+    match crate::departments::default_department(tx).await {
+        Ok(department) => Ok(Some(department)),
+        Err(StoreError::Database(sqlx::Error::RowNotFound)) => Ok(None),
+        Err(other) => Err(other),
+    }
+}

@@ -240,10 +240,14 @@ const COLUMNS: &str = "u.id, u.title, u.first_name, u.last_name, u.name, u.email
        u.updated_by, u.erased_at, u.erased_by, u.erased_by_token, u.version, u.created_at,
        u.updated_at";
 
-/// The user with their primary organization joined.
+/// The user with their primary organization joined. The lateral lookup is one index probe
+/// per user shown, whatever the planner guesses about the tenant's size.
 const FROM: &str = "from end_users u
-  left join organization_members pm on pm.end_user_id = u.id and pm.is_primary
-  left join organizations po on po.id = pm.organization_id";
+  left join lateral (
+    select o.id, o.name, o.name_key from organization_members pm
+      join organizations o on o.id = pm.organization_id
+     where pm.end_user_id = u.id and pm.is_primary
+  ) po on true";
 
 impl TryFrom<RecordRow> for UserRecord {
     type Error = StoreError;
@@ -310,7 +314,7 @@ pub async fn by_id(tx: &mut TenantTx, id: Uuid) -> Result<Option<UserRecord>> {
 
 pub async fn by_email(tx: &mut TenantTx, email: &str) -> Result<Option<UserRecord>> {
     let row: Option<RecordRow> = sqlx::query_as(&format!(
-        "select {COLUMNS} {FROM} where lower(u.email) = lower($1)"
+        "select {COLUMNS} {FROM} where u.email_key = lower($1)"
     ))
     .bind(email.trim())
     .fetch_optional(tx.conn())
@@ -540,9 +544,9 @@ impl UserSort {
     /// The sort expression; its text form is the cursor key.
     fn expression(self) -> &'static str {
         match self {
-            Self::Name => "lower(u.name)",
-            Self::Email => "lower(u.email)",
-            Self::Organization => "coalesce(lower(po.name), '')",
+            Self::Name => "u.name_key",
+            Self::Email => "u.email_key",
+            Self::Organization => "coalesce(po.name_key, '')",
             Self::Created => "u.created_at",
         }
     }
@@ -581,22 +585,20 @@ pub async fn list(tx: &mut TenantTx, query: &UserQuery) -> Result<Page<UserRecor
             _ => None,
         })
         .collect();
-    sql.push(
-        "from end_users u
-  left join organization_members pm on pm.end_user_id = u.id and pm.is_primary
-  left join organizations po on po.id = pm.organization_id",
-    );
+    sql.push(FROM);
+    // The search functions' ids are looked up by primary key: `= any(array(...))` keeps the
+    // planner from guessing the function's row count against the tenant's size.
+    sql.push(" where true");
     if let Some(term) = search {
-        sql.push(" join directory.end_user_ids_matching(")
+        sql.push(" and u.id = any(array(select directory.end_user_ids_matching(")
             .push_bind(crate::search::like_pattern(term))
-            .push(") matching (id) on matching.id = u.id");
+            .push(")))");
     }
     if !custom_equals.is_empty() {
-        sql.push(" join directory.end_user_ids_with_custom(")
+        sql.push(" and u.id = any(array(select directory.end_user_ids_with_custom(")
             .push_bind(sqlx::types::Json(Value::Object(custom_equals)))
-            .push(") custom_match (id) on custom_match.id = u.id");
+            .push(")))");
     }
-    sql.push(" where true");
     if let Some(validity) = query.validity {
         sql.push(" and u.validity = ").push_bind(validity.as_str());
     }

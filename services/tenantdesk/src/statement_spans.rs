@@ -100,7 +100,10 @@ mod tests {
     #[test]
     fn the_operation_is_the_first_keyword() {
         assert_eq!(operation("select id, name from …"), "SELECT");
-        assert_eq!(operation("BEGIN; SELECT set_config('app.tenant_id', …"), "BEGIN");
+        assert_eq!(
+            operation("BEGIN; SELECT set_config('app.tenant_id', …"),
+            "BEGIN"
+        );
         assert_eq!(operation(""), "");
     }
 }

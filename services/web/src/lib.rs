@@ -18,6 +18,7 @@ pub mod settings_cache;
 mod state;
 pub mod telemetry;
 pub mod tenancy;
+pub mod tickets;
 pub mod users;
 pub mod workspace;
 

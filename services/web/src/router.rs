@@ -135,6 +135,76 @@ fn tenant_site(state: AppState) -> Router {
             "/admin/fields/{entity}/{id}/restore",
             post(pages::admin_fields::restore_field),
         )
+        // Ticket configuration: one list page with an add form, an edit page and a delete
+        // button per resource; business hours and ticket settings are single forms.
+        .route(
+            "/admin/departments",
+            get(pages::admin_tickets::list).post(pages::admin_tickets::create),
+        )
+        .route(
+            "/admin/departments/{id}",
+            get(pages::admin_tickets::edit).post(pages::admin_tickets::save),
+        )
+        .route(
+            "/admin/departments/{id}/delete",
+            post(pages::admin_tickets::delete),
+        )
+        .route(
+            "/admin/teams",
+            get(pages::admin_tickets::list).post(pages::admin_tickets::create),
+        )
+        .route(
+            "/admin/teams/{id}",
+            get(pages::admin_tickets::edit).post(pages::admin_tickets::save),
+        )
+        .route(
+            "/admin/teams/{id}/delete",
+            post(pages::admin_tickets::delete),
+        )
+        .route(
+            "/admin/sla-plans",
+            get(pages::admin_tickets::list).post(pages::admin_tickets::create),
+        )
+        .route(
+            "/admin/sla-plans/{id}",
+            get(pages::admin_tickets::edit).post(pages::admin_tickets::save),
+        )
+        .route(
+            "/admin/sla-plans/{id}/delete",
+            post(pages::admin_tickets::delete),
+        )
+        .route(
+            "/admin/help-topics",
+            get(pages::admin_tickets::list).post(pages::admin_tickets::create),
+        )
+        .route(
+            "/admin/help-topics/{id}",
+            get(pages::admin_tickets::edit).post(pages::admin_tickets::save),
+        )
+        .route(
+            "/admin/help-topics/{id}/delete",
+            post(pages::admin_tickets::delete),
+        )
+        .route(
+            "/admin/statuses",
+            get(pages::admin_tickets::list).post(pages::admin_tickets::create),
+        )
+        .route(
+            "/admin/statuses/{id}",
+            get(pages::admin_tickets::edit).post(pages::admin_tickets::save),
+        )
+        .route(
+            "/admin/statuses/{id}/delete",
+            post(pages::admin_tickets::delete),
+        )
+        .route(
+            "/admin/business-hours",
+            get(pages::admin_tickets::settings_form).post(pages::admin_tickets::save_settings_form),
+        )
+        .route(
+            "/admin/ticket-settings",
+            get(pages::admin_tickets::settings_form).post(pages::admin_tickets::save_settings_form),
+        )
         // Customer groups: the admin page, and grants posted from user and organization pages.
         .route(
             "/admin/groups",

@@ -3,9 +3,11 @@
 pub mod agents;
 pub mod api_tokens;
 pub mod auth;
+pub mod departments;
 pub mod email_templates;
 pub mod fields;
 pub mod groups;
+pub mod help_topics;
 pub mod imports;
 pub mod json;
 pub mod me;
@@ -13,6 +15,10 @@ pub mod organizations;
 pub mod page;
 pub mod roles;
 pub mod settings;
+pub mod sla_plans;
+pub mod statuses;
+pub mod teams;
+pub mod tickets;
 pub mod user_invitations;
 pub mod users;
 
@@ -46,10 +52,21 @@ use crate::error::{ApiError, FieldError, Problem};
         organizations::members, organizations::put_member, organizations::remove_member,
         organizations::user_organizations,
         users::list, users::show, users::create, users::update, users::erase,
+        tickets::list, tickets::create, tickets::show, tickets::update, tickets::reply, tickets::note,
+        tickets::events, tickets::collaborators, tickets::put_collaborator, tickets::remove_collaborator,
         groups::list, groups::show, groups::create, groups::update, groups::delete,
         groups::user_groups, groups::grant_to_user, groups::revoke_from_user,
         groups::organization_groups, groups::grant_to_organization, groups::revoke_from_organization,
         imports::create, imports::users_csv, imports::organizations_csv,
+        departments::list, departments::show, departments::create, departments::update, departments::delete,
+        departments::add_agent, departments::remove_agent,
+        teams::list, teams::show, teams::create, teams::update, teams::delete, teams::add_member, teams::remove_member,
+        sla_plans::business_hours, sla_plans::save_business_hours,
+        sla_plans::list, sla_plans::show, sla_plans::create, sla_plans::update, sla_plans::delete,
+        help_topics::list, help_topics::show, help_topics::create, help_topics::update, help_topics::delete,
+        help_topics::grant, help_topics::revoke,
+        statuses::list, statuses::show, statuses::create, statuses::update, statuses::delete,
+        statuses::ticket_settings, statuses::update_ticket_settings,
         crate::health::healthz, crate::health::readyz, openapi_json),
     components(schemas(Problem, FieldError, me::Me, me::TokenSummary, me::TenantSummary, settings::SettingsBody, settings::SettingsPatch,
         email_templates::EmailTemplateList, email_templates::EmailTemplateSummary, email_templates::TemplateVariable,
@@ -62,9 +79,15 @@ use crate::error::{ApiError, FieldError, Problem};
         organizations::OrganizationBody, organizations::OrganizationInput, organizations::MemberBody,
         organizations::MembershipInput, organizations::UserOrganizationBody,
         users::UserBody, users::PrimaryOrganizationRef,
+        tickets::TicketBody, tickets::RefBody, tickets::RequesterBody, tickets::EntryBody, tickets::EntryAuthor,
+        tickets::EntryList, tickets::CollaboratorBody, tickets::CollaboratorList,
         groups::GroupBody, groups::EffectiveGroupBody, groups::EffectiveGroupList, groups::GrantSourceBody,
         groups::OrganizationRef, groups::OrganizationGrantBody, groups::OrganizationGrantList,
         crate::imports::Report, crate::imports::RowError,
+        departments::DepartmentBody, departments::DepartmentInput, teams::TeamBody, teams::TeamInput,
+        sla_plans::SlaPlanBody, sla_plans::SlaPlanInput, sla_plans::BusinessHoursBody, sla_plans::OpeningSpan,
+        sla_plans::HolidayBody, help_topics::HelpTopicBody, help_topics::HelpTopicInput, help_topics::GrantBody,
+        help_topics::GrantInput, statuses::StatusBody, statuses::StatusInput, statuses::TicketSettingsBody,
     )),
     modifiers(&BearerAuth),
 )]
@@ -146,6 +169,16 @@ pub fn tenant_routes() -> Router<AppState> {
             "/users/{id}/organizations",
             get(organizations::user_organizations),
         )
+        .route("/tickets", get(tickets::list).post(tickets::create))
+        .route("/tickets/{id}", get(tickets::show).patch(tickets::update))
+        .route("/tickets/{id}/messages", post(tickets::reply))
+        .route("/tickets/{id}/notes", post(tickets::note))
+        .route("/tickets/{id}/events", get(tickets::events))
+        .route("/tickets/{id}/collaborators", get(tickets::collaborators))
+        .route(
+            "/tickets/{id}/collaborators/{user_id}",
+            axum::routing::put(tickets::put_collaborator).delete(tickets::remove_collaborator),
+        )
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::show).patch(users::update))
         .route("/users/{id}/erase", post(users::erase))
@@ -176,6 +209,65 @@ pub fn tenant_routes() -> Router<AppState> {
         )
         .route("/users.csv", get(imports::users_csv))
         .route("/organizations.csv", get(imports::organizations_csv))
+        .route(
+            "/departments",
+            get(departments::list).post(departments::create),
+        )
+        .route(
+            "/departments/{id}",
+            get(departments::show)
+                .patch(departments::update)
+                .delete(departments::delete),
+        )
+        .route(
+            "/departments/{id}/agents/{agent_id}",
+            axum::routing::put(departments::add_agent).delete(departments::remove_agent),
+        )
+        .route("/teams", get(teams::list).post(teams::create))
+        .route(
+            "/teams/{id}",
+            get(teams::show).patch(teams::update).delete(teams::delete),
+        )
+        .route(
+            "/teams/{id}/members/{agent_id}",
+            axum::routing::put(teams::add_member).delete(teams::remove_member),
+        )
+        .route(
+            "/business-hours",
+            get(sla_plans::business_hours).put(sla_plans::save_business_hours),
+        )
+        .route("/sla-plans", get(sla_plans::list).post(sla_plans::create))
+        .route(
+            "/sla-plans/{id}",
+            get(sla_plans::show)
+                .patch(sla_plans::update)
+                .delete(sla_plans::delete),
+        )
+        .route(
+            "/help-topics",
+            get(help_topics::list).post(help_topics::create),
+        )
+        .route(
+            "/help-topics/{id}",
+            get(help_topics::show)
+                .patch(help_topics::update)
+                .delete(help_topics::delete),
+        )
+        .route(
+            "/help-topics/{id}/grants",
+            axum::routing::put(help_topics::grant).delete(help_topics::revoke),
+        )
+        .route("/statuses", get(statuses::list).post(statuses::create))
+        .route(
+            "/statuses/{id}",
+            get(statuses::show)
+                .patch(statuses::update)
+                .delete(statuses::delete),
+        )
+        .route(
+            "/ticket-settings",
+            get(statuses::ticket_settings).patch(statuses::update_ticket_settings),
+        )
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found)
 }

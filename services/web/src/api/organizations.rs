@@ -63,7 +63,7 @@ pub struct OrganizationBody {
     pub ticket_sharing: &'static str,
     pub auto_collaborate_primary_contacts: bool,
     pub account_manager_agent_id: Option<Uuid>,
-    /// Teams arrive with the tickets issue; always null for now.
+    /// A team of this workspace as account manager (see `/api/v1/teams`), or null.
     pub account_manager_team_id: Option<Uuid>,
     pub assign_to_account_manager: bool,
     pub alert_account_manager: bool,
@@ -147,7 +147,7 @@ pub struct OrganizationInput {
     auto_collaborate_primary_contacts: Option<bool>,
     /// An agent of this workspace, or null.
     account_manager_agent_id: Option<Uuid>,
-    /// Only null is accepted until teams exist (the tickets issue).
+    /// A team of this workspace, or null.
     account_manager_team_id: Option<Uuid>,
     assign_to_account_manager: Option<bool>,
     alert_account_manager: Option<bool>,
@@ -184,6 +184,8 @@ fn field_error(field: &str, message: impl ToString) -> FieldError {
 /// A body parsed field by field: the change, the custom values asked for, and the version.
 struct Parsed {
     change: OrganizationChange,
+    /// `Some(None)` clears the account manager team.
+    team: Option<Option<Uuid>>,
     custom: Option<Map<String, Value>>,
     version: Option<i64>,
 }
@@ -229,13 +231,9 @@ fn parse_body(body: Value, patch: bool) -> Result<Parsed, ApiError> {
         alert_account_manager: fields.boolean("alert_account_manager"),
         domains: None,
     };
-    match object.get("account_manager_team_id") {
-        None | Some(Value::Null) => {}
-        Some(_) => fields.errors.push(field_error(
-            "account_manager_team_id",
-            "must be null: teams arrive with the tickets issue; set account_manager_agent_id instead",
-        )),
-    }
+    let team = fields.nullable_string("account_manager_team_id", |raw| {
+        Uuid::parse_str(raw.trim()).map_err(|_| "must be the id of a team of this workspace")
+    });
     match object.get("domains") {
         None => {}
         Some(Value::Array(items)) => {
@@ -272,6 +270,7 @@ fn parse_body(body: Value, patch: bool) -> Result<Parsed, ApiError> {
     let custom = custom.or((!patch).then(Map::new));
     fields.finish(Parsed {
         change,
+        team,
         custom,
         version,
     })
@@ -298,12 +297,21 @@ fn merged_custom(
     })
 }
 
-/// Refuses an account manager who is not an agent of this tenant (422, not 404: the id is a
-/// value in the body, not the resource addressed).
+/// Refuses an account manager who is not an agent (or a team) of this tenant (422, not 404:
+/// the id is a value in the body, not the resource addressed).
 async fn check_account_manager(
     tx: &mut TenantTx,
     change: &OrganizationChange,
+    team: Option<Option<Uuid>>,
 ) -> Result<(), ApiError> {
+    if let Some(Some(team_id)) = team
+        && store::teams::by_id(tx, team_id).await?.is_none()
+    {
+        return Err(ApiError::Validation(vec![field_error(
+            "account_manager_team_id",
+            "must be the id of a team of this workspace",
+        )]));
+    }
     if let Some(Some(agent_id)) = change.account_manager_agent_id
         && store::agents::by_id(tx, agent_id).await?.is_none()
     {
@@ -519,7 +527,10 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     caller.require(Permission::UsersManage)?;
     let Parsed {
-        mut change, custom, ..
+        mut change,
+        custom,
+        team,
+        ..
     } = parse_body(body, false)?;
     let Some(name) = change.name.take() else {
         return Err(ApiError::Validation(vec![field_error(
@@ -532,8 +543,12 @@ pub async fn create(
     if let Some(custom) = &custom {
         change.custom = Some(merged_custom(&definitions, &Map::new(), custom)?);
     }
-    check_account_manager(&mut tx, &change).await?;
-    let organization = store::organizations::create(&mut tx, &name, &change, None).await?;
+    check_account_manager(&mut tx, &change, team).await?;
+    let mut organization = store::organizations::create(&mut tx, &name, &change, None).await?;
+    if let Some(team) = team {
+        store::organizations::set_account_manager_team(&mut tx, organization.id, team).await?;
+        organization.account_manager_team_id = team;
+    }
     tx.commit().await?;
     Ok(with_etag(
         StatusCode::CREATED,
@@ -564,6 +579,7 @@ pub async fn update(
         mut change,
         custom,
         version,
+        team,
     } = parse_body(body, true)?;
     let expected = if_match_version(&headers)?.or(version);
     let mut tx = state.store.begin_tenant(caller.tenant.id).await?;
@@ -582,8 +598,11 @@ pub async fn update(
     if let Some(custom) = &custom {
         change.custom = Some(merged_custom(&definitions, &current.custom, custom)?);
     }
-    check_account_manager(&mut tx, &change).await?;
+    check_account_manager(&mut tx, &change, team).await?;
     store::organizations::update(&mut tx, id, &change, None).await?;
+    if let Some(team) = team {
+        store::organizations::set_account_manager_team(&mut tx, id, team).await?;
+    }
     let saved = store::organizations::by_id(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;

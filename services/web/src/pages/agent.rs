@@ -279,6 +279,51 @@ pub async fn home(
             description: "Groups that grant end users and organizations access; defaults for everyone",
         });
     }
+    if agent.agent.can(Permission::HelpdeskConfigure) {
+        for (href, label, description) in [
+            (
+                "/admin/departments",
+                "Departments",
+                "Queues tickets live in, their agents, manager and default priority",
+            ),
+            (
+                "/admin/teams",
+                "Teams",
+                "Groups of agents tickets can be assigned to",
+            ),
+            (
+                "/admin/help-topics",
+                "Help topics",
+                "What end users pick when opening a ticket, and where it goes",
+            ),
+            (
+                "/admin/sla-plans",
+                "SLA plans",
+                "When first replies and resolutions are due",
+            ),
+            (
+                "/admin/business-hours",
+                "Business hours",
+                "Time zone, opening hours and holidays SLA clocks count in",
+            ),
+            (
+                "/admin/statuses",
+                "Statuses",
+                "Your own statuses within open, pending, resolved and closed",
+            ),
+            (
+                "/admin/ticket-settings",
+                "Ticket settings",
+                "Ticket numbers, default department, attachments, replies to closed tickets",
+            ),
+        ] {
+            links.push(PanelLink {
+                href,
+                label,
+                description,
+            });
+        }
+    }
     if agent.agent.can(Permission::ApiTokensManage) {
         links.push(PanelLink {
             href: "/admin/api-tokens",

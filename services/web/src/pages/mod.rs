@@ -5,6 +5,7 @@ pub mod admin;
 pub mod admin_fields;
 pub mod admin_groups;
 pub mod admin_identity;
+pub mod admin_tickets;
 pub mod admin_users;
 pub mod agent;
 pub mod console;
