@@ -284,33 +284,41 @@ begin
 end
 $$;
 
--- Ids of the current tenant's end users whose name, email, login or phones contain `pattern`
--- (an ILIKE pattern), or who belong to an organization whose name or code does.
--- The tenant id goes into the statement text, so the planner sees a constant and uses the
--- (tenant_id, search_text) trigram index.
-create function directory.end_user_ids_matching(pattern text) returns setof uuid
+-- The current tenant's end users whose name, email, login, phones or custom values contain
+-- `pattern` (an ILIKE pattern), or who belong to an organization whose name, code, phone, city
+-- or custom values do: their ids with the sort keys and validity, so the caller can order,
+-- filter and cut a page before reading any row. The tenant id goes into the statement text, so
+-- the planner sees a constant and uses the (tenant_id, search_text) trigram indexes.
+create function directory.end_user_ids_matching(pattern text)
+returns table (id uuid, name_key text, email_key text, created_at timestamptz, validity text)
 language plpgsql stable security definer set search_path = pg_catalog, public
 as $$
 declare t uuid := directory.current_tenant();
 begin
   return query execute format(
-    'select u.id from public.end_users u where u.tenant_id = %1$L and u.search_text ilike $1
+    'select u.id, u.name_key, u.email_key, u.created_at, u.validity
+       from public.end_users u where u.tenant_id = %1$L and u.search_text ilike $1
      union
-     select m.end_user_id from public.organization_members m
-       join public.organizations o on o.tenant_id = m.tenant_id and o.id = m.organization_id
-      where o.tenant_id = %1$L and m.tenant_id = %1$L and o.search_text ilike $1', t)
+     select u.id, u.name_key, u.email_key, u.created_at, u.validity
+       from public.organizations o
+       join public.organization_members m on m.tenant_id = o.tenant_id and m.organization_id = o.id
+       join public.end_users u on u.tenant_id = m.tenant_id and u.id = m.end_user_id
+      where o.tenant_id = %1$L and o.search_text ilike $1', t)
   using pattern;
 end
 $$;
 
--- Ids of the current tenant's end users whose custom data contains `filter` (jsonb @>).
-create function directory.end_user_ids_with_custom(filter jsonb) returns setof uuid
+-- The current tenant's end users whose custom data contains `filter` (jsonb @>), with the
+-- same columns as end_user_ids_matching.
+create function directory.end_user_ids_with_custom(filter jsonb)
+returns table (id uuid, name_key text, email_key text, created_at timestamptz, validity text)
 language plpgsql stable security definer set search_path = pg_catalog, public
 as $$
 declare t uuid := directory.current_tenant();
 begin
   return query execute format(
-    'select u.id from public.end_users u where u.tenant_id = %L and u.custom @> $1', t)
+    'select u.id, u.name_key, u.email_key, u.created_at, u.validity
+       from public.end_users u where u.tenant_id = %L and u.custom @> $1', t)
   using filter;
 end
 $$;

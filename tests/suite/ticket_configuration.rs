@@ -1667,6 +1667,25 @@ async fn another_tenants_ids_answer_404_or_422_everywhere() {
         );
         assert_eq!(named(&problem), vec![field_name], "{path}");
     }
+    // Topics available to another tenant's end user: 404, like an unknown user.
+    let their_user = app
+        .create_end_user(
+            &other,
+            "Theirs",
+            &format!("t-{}@example.com", Uuid::now_v7().simple()),
+            None,
+        )
+        .await;
+    let (status, _) = call(
+        &app,
+        &home,
+        &token,
+        Method::GET,
+        &format!("/api/v1/help-topics?available_to={}", their_user.id),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     // Nothing of the other tenant shows in lists, and its data is untouched.
     let (_, teams) = call(&app, &home, &token, Method::GET, "/api/v1/teams", None).await;
     assert_eq!(teams["data"].as_array().expect("as set up").len(), 1);

@@ -8,46 +8,16 @@ use uuid::Uuid;
 
 use crate::{Result, StoreError, TenantTx};
 
-/// A ticket priority, as departments and help topics default to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    Low,
-    Normal,
-    High,
-    Urgent,
+/// The tickets' priority type, which departments and help topics default to.
+pub use domain::ticket::Priority;
+
+/// `low`, `normal`, `high` or `urgent`, exactly (surrounding blanks ignored).
+pub fn parse_priority(raw: &str) -> Result<Priority, &'static str> {
+    Priority::parse(raw).ok_or("must be low, normal, high or urgent")
 }
 
-impl Priority {
-    pub const ALL: [Priority; 4] = [Self::Low, Self::Normal, Self::High, Self::Urgent];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Normal => "normal",
-            Self::High => "high",
-            Self::Urgent => "urgent",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == raw.trim())
-            .ok_or("must be low, normal, high or urgent")
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Low => "Low",
-            Self::Normal => "Normal",
-            Self::High => "High",
-            Self::Urgent => "Urgent",
-        }
-    }
-
-    pub(crate) fn stored(column: &'static str, raw: &str) -> Result<Self> {
-        Self::parse(raw).map_err(|e| StoreError::corrupt(column, e))
-    }
+pub(crate) fn stored_priority(column: &'static str, raw: &str) -> Result<Priority> {
+    Priority::parse(raw).ok_or_else(|| StoreError::corrupt(column, raw))
 }
 
 #[derive(Clone, Debug)]
@@ -93,7 +63,7 @@ impl TryFrom<DepartmentRow> for Department {
             name: row.name,
             description: row.description,
             email_alias: row.email_alias,
-            default_priority: Priority::stored(
+            default_priority: stored_priority(
                 "departments.default_priority",
                 &row.default_priority,
             )?,

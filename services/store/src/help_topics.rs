@@ -7,7 +7,9 @@ use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::customer_groups::GroupPermission;
-use crate::departments::{DeleteOutcome, Priority, UpdateOutcome, lock, stale_or_missing};
+use crate::departments::{
+    DeleteOutcome, Priority, UpdateOutcome, lock, stale_or_missing, stored_priority,
+};
 use crate::{Result, StoreError, TenantTx};
 
 /// Who a grant names.
@@ -103,7 +105,7 @@ impl TryFrom<TopicRow> for HelpTopic {
             default_priority: row
                 .default_priority
                 .as_deref()
-                .map(|raw| Priority::stored("help_topics.default_priority", raw))
+                .map(|raw| stored_priority("help_topics.default_priority", raw))
                 .transpose()?,
             sla_plan_id: row.sla_plan_id,
             auto_assign_agent_id: row.auto_assign_agent_id,

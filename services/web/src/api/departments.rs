@@ -11,9 +11,7 @@ use domain::{Permission, bounded_text, required_text};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use store::TenantTx;
-use store::departments::{
-    DeleteOutcome, Department, DepartmentChange, Kind, Priority, UpdateOutcome,
-};
+use store::departments::{DeleteOutcome, Department, DepartmentChange, Kind, UpdateOutcome};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -250,7 +248,7 @@ fn parse_body(body: Value, patch: bool) -> Result<(DepartmentChange, Option<i64>
                 .map(|e| e.as_str().to_owned())
                 .map_err(|_| "must be an email address")
         }),
-        default_priority: fields.string("default_priority", Priority::parse),
+        default_priority: fields.string("default_priority", store::departments::parse_priority),
         customer_group_id: fields.nullable_string("customer_group_id", parse_id),
         manager_agent_id: fields.nullable_string("manager_agent_id", parse_id),
     };

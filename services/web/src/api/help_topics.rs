@@ -179,7 +179,8 @@ fn parse_body(body: Value, patch: bool) -> Result<(TopicChange, Option<i64>), Ap
         name: fields.string("name", parse_name),
         parent_id: fields.nullable_string("parent_id", parse_id),
         department_id: fields.string("department_id", parse_id),
-        default_priority: fields.nullable_string("default_priority", Priority::parse),
+        default_priority: fields
+            .nullable_string("default_priority", store::departments::parse_priority),
         sla_plan_id: fields.nullable_string("sla_plan_id", parse_id),
         auto_assign_agent_id: fields.nullable_string("auto_assign_agent_id", parse_id),
         auto_assign_team_id: fields.nullable_string("auto_assign_team_id", parse_id),

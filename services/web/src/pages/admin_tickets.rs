@@ -344,7 +344,12 @@ impl Lookups {
 fn priorities() -> Vec<(String, String)> {
     Priority::ALL
         .into_iter()
-        .map(|p| (p.as_str().to_owned(), p.label().to_owned()))
+        .map(|p| {
+            (
+                p.as_str().to_owned(),
+                sentence(p.as_str()).trim_end_matches('.').to_owned(),
+            )
+        })
         .collect()
 }
 
