@@ -182,6 +182,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         ),
         limits: RateLimiter::new(redis.clone()),
         redis: redis.clone(),
+        attachments: web::attachments::AttachmentStore::local(
+            &std::env::temp_dir().join(format!("tenantdesk-attachments-{}", uuid::Uuid::now_v7())),
+        )
+        .expect("attachment directory"),
         config: WebConfig {
             base_url: domain::BaseUrl::parse(&format!("http://{BASE_DOMAIN}"))
                 .expect("valid base URL"),

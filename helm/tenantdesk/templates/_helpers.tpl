@@ -66,6 +66,9 @@ app.kubernetes.io/part-of: tenantdesk
 {{- if and (not .Values.secrets.redis.existingSecret) (or .Values.web.autoscaling.enabled (gt (int .Values.web.replicaCount) 1)) }}
 {{- fail "secrets.redis.existingSecret is required when web runs more than one pod (sessions and rate limits are per process without Redis): set it, or web.replicaCount=1 with web.autoscaling.enabled=false" }}
 {{- end }}
+{{- if and (not .Values.config.attachmentsUrl) (or .Values.web.autoscaling.enabled (gt (int .Values.web.replicaCount) 1)) }}
+{{- fail "config.attachmentsUrl is required when web runs more than one pod (each pod's dataDir is its own emptyDir): set s3://bucket/prefix, or web.replicaCount=1 with web.autoscaling.enabled=false" }}
+{{- end }}
 {{- if and .Values.serviceMonitor.enabled (not .Values.metrics.enabled) }}
 {{- fail "serviceMonitor.enabled needs metrics.enabled" }}
 {{- end }}
@@ -90,6 +93,9 @@ TENANTDESK_DB_POOL_SIZE: {{ .Values.config.dbPoolSize | quote }}
 TENANTDESK_TENANT_CACHE_TTL: {{ .Values.config.tenantCacheTtl | quote }}
 TENANTDESK_SESSION_IDLE_MINUTES: {{ .Values.config.sessionIdleMinutes | quote }}
 TENANTDESK_SESSION_MAX_HOURS: {{ .Values.config.sessionMaxHours | quote }}
+{{- if .Values.config.attachmentsUrl }}
+TENANTDESK_ATTACHMENTS_URL: {{ .Values.config.attachmentsUrl | quote }}
+{{- end }}
 {{- if .Values.metrics.enabled }}
 TENANTDESK_METRICS_LISTEN: {{ printf "0.0.0.0:%d" (int .Values.metrics.port) | quote }}
 {{- end }}

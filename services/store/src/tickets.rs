@@ -557,9 +557,22 @@ pub async fn list(
     scope: TicketScope,
     query: &TicketQuery,
 ) -> Result<Page<Ticket>> {
+    list_in_queue(tx, scope, query, None).await
+}
+
+/// Like [`list`], narrowed further to an agent-panel queue the query's filters cannot say.
+pub async fn list_in_queue(
+    tx: &mut TenantTx,
+    scope: TicketScope,
+    query: &TicketQuery,
+    queue: Option<QueueCondition>,
+) -> Result<Page<Ticket>> {
     let mut sql = QueryBuilder::new(SELECT);
     scope.push_condition(&mut sql);
     query.push_filters(&mut sql);
+    if let Some(queue) = queue {
+        queue.push_condition(&mut sql);
+    }
     let (expression, key_type) = query.sort.expression();
     let direction = if query.descending { "desc" } else { "asc" };
     if let Some(after) = &query.after {
@@ -686,4 +699,109 @@ pub async fn default_department(
         Err(StoreError::Database(sqlx::Error::RowNotFound)) => Ok(None),
         Err(other) => Err(other),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agent-panel queues: the conditions the list filters cannot express, and the counts.
+// ---------------------------------------------------------------------------------------------
+
+/// How far back the "recently closed" queue looks.
+pub const RECENTLY_CLOSED_DAYS: i64 = 7;
+
+/// A queue condition beyond [`TicketQuery`]'s filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueCondition {
+    /// Assigned to one of this agent's teams.
+    TeamsOf(Uuid),
+    /// Closed since this instant. `updated_at` is bounded too (closing updates it), so the
+    /// `(tenant_id, state, updated_at)` index ranges over recent rows, never all history.
+    ClosedSince(DateTime<Utc>),
+}
+
+impl QueueCondition {
+    fn push_condition(self, sql: &mut QueryBuilder<'_, Postgres>) {
+        match self {
+            Self::TeamsOf(agent) => {
+                sql.push(
+                    " and t.assignee_team_id in (select q.team_id from team_members q where q.agent_id = ",
+                )
+                .push_bind(agent)
+                .push(")");
+            }
+            Self::ClosedSince(since) => {
+                sql.push(" and t.state = 'closed' and t.updated_at >= ")
+                    .push_bind(since)
+                    .push(" and t.closed_at >= ")
+                    .push_bind(since);
+            }
+        }
+    }
+}
+
+/// The counts of the agent panel's queues, as `scope` sees them. Open/pending ("active")
+/// tickets only, except `recently_closed`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub mine: i64,
+    pub my_teams: i64,
+    pub unassigned: i64,
+    pub open: i64,
+    pub overdue: i64,
+    pub recently_closed: i64,
+    /// Active tickets per department (departments without any are absent).
+    pub departments: Vec<(Uuid, i64)>,
+}
+
+/// Every queue count in one statement: one pass over the active tickets (and those closed
+/// since `closed_since`) that `scope` sees, `count(*) filter (...)` per queue and grouped by
+/// department. The rows read are bounded by the `(tenant_id, state, updated_at)` index to
+/// open/pending tickets plus the recently closed; closed history is never counted.
+pub async fn queue_counts(
+    tx: &mut TenantTx,
+    scope: TicketScope,
+    agent: Uuid,
+    closed_since: DateTime<Utc>,
+) -> Result<QueueCounts> {
+    let mut sql = QueryBuilder::new(
+        "select t.department_id,
+                count(*) filter (where t.state in ('open', 'pending') and t.assignee_agent_id = ",
+    );
+    sql.push_bind(agent)
+        .push(
+            ") as mine,
+                count(*) filter (where t.state in ('open', 'pending') and t.assignee_team_id in
+                    (select q.team_id from team_members q where q.agent_id = ",
+        )
+        .push_bind(agent)
+        .push(
+            ")) as my_teams,
+                count(*) filter (where t.state in ('open', 'pending') and t.assignee_agent_id is null) as unassigned,
+                count(*) filter (where t.state in ('open', 'pending')) as open,
+                count(*) filter (where t.state in ('open', 'pending') and t.resolution_due_at < now()) as overdue,
+                count(*) filter (where t.state = 'closed') as recently_closed
+           from tickets t
+          where (t.state in ('open', 'pending')
+                 or (t.state = 'closed' and t.updated_at >= ",
+        )
+        .push_bind(closed_since)
+        .push(" and t.closed_at >= ")
+        .push_bind(closed_since)
+        .push("))");
+    scope.push_condition(&mut sql);
+    sql.push(" group by t.department_id");
+    let rows: Vec<(Uuid, i64, i64, i64, i64, i64, i64)> =
+        sql.build_query_as().fetch_all(tx.conn()).await?;
+    let mut counts = QueueCounts::default();
+    for (department, mine, my_teams, unassigned, open, overdue, closed) in rows {
+        counts.mine += mine;
+        counts.my_teams += my_teams;
+        counts.unassigned += unassigned;
+        counts.open += open;
+        counts.overdue += overdue;
+        counts.recently_closed += closed;
+        if open > 0 {
+            counts.departments.push((department, open));
+        }
+    }
+    Ok(counts)
 }

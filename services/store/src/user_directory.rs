@@ -247,14 +247,22 @@ const COLUMNS: &str = "u.id, u.title, u.first_name, u.last_name, u.name, u.email
        u.updated_by, u.erased_at, u.erased_by, u.erased_by_token, u.version, u.created_at,
        u.updated_at, u.name_key, u.email_key, po.name_key as organization_key";
 
-/// The user with their primary organization joined. The lateral lookup is one index probe
-/// per user shown, whatever the planner guesses about the tenant's size.
-const FROM: &str = "from end_users u
-  left join lateral (
+/// The primary organization of user `u`, as `po`. The lateral lookup is one index probe per
+/// user shown, whatever the planner guesses about the tenant's size: its `limit 1` keeps
+/// PostgreSQL from flattening it into a join that reads every organization of the tenant.
+macro_rules! primary_organization {
+    () => {
+        " left join lateral (
     select o.id, o.name, o.name_key from organization_members pm
       join organizations o on o.id = pm.organization_id
      where pm.end_user_id = u.id and pm.is_primary
-  ) po on true";
+     limit 1
+  ) po on true"
+    };
+}
+
+/// The user with their primary organization joined.
+const FROM: &str = concat!("from end_users u", primary_organization!());
 
 impl TryFrom<RecordRow> for UserRecord {
     type Error = StoreError;
@@ -645,15 +653,10 @@ pub async fn list(tx: &mut TenantTx, query: &UserQuery) -> Result<Page<UserRecor
             " order by m.{column} {direction}, m.id {direction} limit "
         ))
         .push_bind((query.limit + 1) as i64)
-        .push(
-            ") page
-  join end_users u on u.id = page.id
-  left join lateral (
-    select o.id, o.name, o.name_key from organization_members pm
-      join organizations o on o.id = pm.organization_id
-     where pm.end_user_id = u.id and pm.is_primary
-  ) po on true",
-        )
+        .push(concat!(
+            ") page join end_users u on u.id = page.id",
+            primary_organization!()
+        ))
         .push(format!(
             " order by page.sort_key {direction}, u.id {direction}"
         ));

@@ -107,6 +107,17 @@ pub struct Cli {
     #[arg(long, env = "TENANTDESK_IMPORT_MAX_ROWS", default_value_t = web::imports::DEFAULT_MAX_ROWS, global = true)]
     pub import_max_rows: u64,
 
+    /// Where ticket attachments are kept: `s3://bucket/prefix` (S3-compatible storage, with the
+    /// standard AWS_* variables for credentials, region and endpoint) or a directory; a
+    /// relative directory is taken under the data directory.
+    #[arg(
+        long,
+        env = "TENANTDESK_ATTACHMENTS_URL",
+        default_value = "attachments",
+        global = true
+    )]
+    pub attachments_url: String,
+
     /// Log lines as readable text (human) or one JSON object per line (json).
     #[arg(long, env = "TENANTDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
     pub log_format: LogFormat,
@@ -203,11 +214,24 @@ pub struct Wiring {
     /// Where `/metrics` is served, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     pub import_limits: web::imports::ImportLimits,
+    /// `TENANTDESK_ATTACHMENTS_URL`.
+    pub attachments_url: String,
 }
 
 impl Wiring {
     pub fn mail_transport(&self) -> anyhow::Result<Transport> {
         Transport::new(self.smtp_url.as_deref(), &mailbox_dir(&self.data_dir))
+    }
+
+    /// The attachment store: S3, or a directory (a relative one under the data directory).
+    pub fn attachments(&self) -> anyhow::Result<web::attachments::AttachmentStore> {
+        let url = self.attachments_url.as_str();
+        let store = if url.contains("://") {
+            web::attachments::AttachmentStore::from_url(url)
+        } else {
+            web::attachments::AttachmentStore::local(&self.data_dir.join(url))
+        };
+        store.map_err(anyhow::Error::msg)
     }
 
     pub fn worker_config(&self) -> WorkerConfig {
@@ -318,6 +342,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             max_bytes: cli.import_max_bytes,
             max_rows: cli.import_max_rows,
         },
+        attachments_url: cli.attachments_url,
     };
     let claim = match cli.command {
         Command::Serve(_) => Claim::Exclusive,

@@ -53,6 +53,7 @@ pub async fn serve(args: ServeArgs, database: &Database, wiring: &Wiring) -> any
         ),
         limits: RateLimiter::new(wiring.redis.clone()),
         redis: wiring.redis.clone(),
+        attachments: wiring.attachments()?,
         config: WebConfig {
             base_url: wiring.base_url.clone(),
             invalidation_channel: wiring.redis_channel.clone(),

@@ -4,6 +4,7 @@
 pub mod agents;
 pub mod api;
 mod assets;
+pub mod attachments;
 pub mod auth;
 pub mod directory;
 mod error;
@@ -18,6 +19,7 @@ pub mod settings_cache;
 mod state;
 pub mod telemetry;
 pub mod tenancy;
+pub mod ticket_notifications;
 pub mod tickets;
 pub mod users;
 pub mod workspace;

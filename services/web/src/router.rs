@@ -59,6 +59,7 @@ fn tenant_site(state: AppState) -> Router {
         )
         .route("/agent/login", get(agent::login_form).post(agent::login))
         .route("/agent/logout", post(agent::logout))
+        .route("/agent/attachments/{id}", get(pages::attachments::download))
         .route("/agent/logout-everywhere", post(agent::logout_everywhere))
         .route(
             "/agent/invitation/{token}",
@@ -234,6 +235,40 @@ fn tenant_site(state: AppState) -> Router {
             "/agent/organizations/{id}/groups/{group_id}/revoke",
             post(pages::admin_groups::revoke_from_organization),
         )
+        // The agent panel's tickets: queues, bulk actions, the ticket page and its forms.
+        .route("/agent/tickets", get(pages::tickets::queues))
+        .route("/agent/tickets/bulk", post(pages::tickets::bulk))
+        .route(
+            "/agent/tickets/new",
+            get(pages::tickets::new_form).post(pages::tickets::create),
+        )
+        .route("/agent/tickets/{number}", get(pages::tickets::show))
+        .route("/agent/tickets/{number}/reply", post(pages::tickets::reply))
+        .route("/agent/tickets/{number}/note", post(pages::tickets::note))
+        .route(
+            "/agent/tickets/{number}/assign",
+            post(pages::tickets::assign),
+        )
+        .route(
+            "/agent/tickets/{number}/transfer",
+            post(pages::tickets::transfer),
+        )
+        .route(
+            "/agent/tickets/{number}/update",
+            post(pages::tickets::update),
+        )
+        .route(
+            "/agent/tickets/{number}/fields",
+            post(pages::tickets::fields),
+        )
+        .route(
+            "/agent/tickets/{number}/collaborators",
+            post(pages::tickets::add_collaborator),
+        )
+        .route(
+            "/agent/tickets/{number}/collaborators/{user_id}/remove",
+            post(pages::tickets::remove_collaborator),
+        )
         // The end-user directory.
         .route("/agent/users", get(pages::user_directory::list))
         .route(
@@ -293,6 +328,10 @@ fn tenant_site(state: AppState) -> Router {
             get(agent::profile).post(agent::save_profile),
         )
         .route("/agent/profile/password", post(agent::change_password))
+        .route(
+            "/agent/profile/notifications",
+            post(agent::save_notifications),
+        )
         // End-user accounts: sign-in, registration, confirmation, profile.
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))

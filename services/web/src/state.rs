@@ -45,6 +45,8 @@ pub struct App {
     pub limits: RateLimiter,
     /// Set when REDIS_URL is: cache invalidations reach every instance through it.
     pub redis: Option<redis::Client>,
+    /// Where ticket attachments are kept (a directory or S3-compatible storage).
+    pub attachments: crate::attachments::AttachmentStore,
     pub config: WebConfig,
 }
 
@@ -53,6 +55,7 @@ pub struct AppState(pub Arc<App>);
 
 impl AppState {
     pub fn new(app: App) -> Self {
+        crate::ticket_notifications::register_origin(&app.config);
         Self(Arc::new(app))
     }
 }

@@ -19,6 +19,8 @@ use store::tickets::{
 use store::{StoreError, TenantTx};
 use uuid::Uuid;
 
+use crate::ticket_notifications;
+
 /// Why a ticket action was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TicketError {
@@ -271,7 +273,7 @@ pub async fn create(
         },
     )
     .await?;
-    store::ticket_thread::add_body(
+    let entry_id = store::ticket_thread::add_body(
         tx,
         id,
         EntryKind::Message,
@@ -293,9 +295,9 @@ pub async fn create(
         events.push(actor.event("collaborators", Value::Null, json!(collaborator)));
     }
     store::ticket_thread::add_events(tx, id, actor.author(), &events).await?;
-    store::tickets::by_id(tx, TicketScope::All, id)
-        .await?
-        .ok_or(TicketError::NotFound)
+    let (ticket, entry) = finish_entry(tx, id, entry_id).await?;
+    ticket_notifications::ticket_created(tx, &ticket, &entry, actor.agent()).await?;
+    Ok(ticket)
 }
 
 /// The directory record of the requester, or why they cannot open a ticket.
@@ -563,9 +565,16 @@ pub async fn change(
         return Err(TicketError::Stale);
     }
     store::ticket_thread::add_events(tx, id, actor.author(), &events).await?;
-    store::tickets::by_id(tx, TicketScope::All, id)
+    let changed = store::tickets::by_id(tx, TicketScope::All, id)
         .await?
-        .ok_or(TicketError::NotFound)
+        .ok_or(TicketError::NotFound)?;
+    let new_agent = write.assignee_agent_id.filter(|a| Some(*a) != old_agent);
+    let new_team = write.assignee_team_id.filter(|t| Some(*t) != old_team);
+    ticket_notifications::ticket_assigned(tx, &changed, new_agent, new_team, actor.agent()).await?;
+    if new_state == TicketState::Closed && ticket.state != TicketState::Closed {
+        ticket_notifications::ticket_closed(tx, &changed).await?;
+    }
+    Ok(changed)
 }
 
 /// Pauses the SLA clock on entering pending and, on leaving it, pushes the due times still
@@ -686,7 +695,9 @@ pub async fn reply(
     if !store::tickets::save(tx, id, ticket.version, &write).await? {
         return Err(TicketError::Stale);
     }
-    finish_entry(tx, id, entry_id).await
+    let (ticket, entry) = finish_entry(tx, id, entry_id).await?;
+    ticket_notifications::agent_replied(tx, &ticket, &entry).await?;
+    Ok((ticket, entry))
 }
 
 /// Adds an internal note (never shown to end users). The ticket itself is unchanged.

@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod api_tokens;
+pub mod attachments;
 pub mod auth;
 pub mod departments;
 pub mod email_templates;
@@ -54,6 +55,7 @@ use crate::error::{ApiError, FieldError, Problem};
         users::list, users::show, users::create, users::update, users::erase,
         tickets::list, tickets::create, tickets::show, tickets::update, tickets::reply, tickets::note,
         tickets::events, tickets::collaborators, tickets::put_collaborator, tickets::remove_collaborator,
+        attachments::list, attachments::download,
         groups::list, groups::show, groups::create, groups::update, groups::delete,
         groups::user_groups, groups::grant_to_user, groups::revoke_from_user,
         groups::organization_groups, groups::grant_to_organization, groups::revoke_from_organization,
@@ -81,6 +83,7 @@ use crate::error::{ApiError, FieldError, Problem};
         users::UserBody, users::PrimaryOrganizationRef,
         tickets::TicketBody, tickets::RefBody, tickets::RequesterBody, tickets::EntryBody, tickets::EntryAuthor,
         tickets::EntryList, tickets::CollaboratorBody, tickets::CollaboratorList,
+        attachments::AttachmentBody, attachments::AttachmentList,
         groups::GroupBody, groups::EffectiveGroupBody, groups::EffectiveGroupList, groups::GrantSourceBody,
         groups::OrganizationRef, groups::OrganizationGrantBody, groups::OrganizationGrantList,
         crate::imports::Report, crate::imports::RowError,
@@ -171,8 +174,16 @@ pub fn tenant_routes() -> Router<AppState> {
         )
         .route("/tickets", get(tickets::list).post(tickets::create))
         .route("/tickets/{id}", get(tickets::show).patch(tickets::update))
-        .route("/tickets/{id}/messages", post(tickets::reply))
-        .route("/tickets/{id}/notes", post(tickets::note))
+        .route(
+            "/tickets/{id}/messages",
+            post(tickets::reply).layer(attachments::body_limit()),
+        )
+        .route(
+            "/tickets/{id}/notes",
+            post(tickets::note).layer(attachments::body_limit()),
+        )
+        .route("/tickets/{id}/attachments", get(attachments::list))
+        .route("/attachments/{id}", get(attachments::download))
         .route("/tickets/{id}/events", get(tickets::events))
         .route("/tickets/{id}/collaborators", get(tickets::collaborators))
         .route(

@@ -174,6 +174,9 @@ pub struct EntryBody {
     #[schema(value_type = Option<Object>)]
     pub event: Option<Value>,
     pub created_at: DateTime<Utc>,
+    /// Files that came with a message or note (in replies to a POST; see `/attachments`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::api::attachments::AttachmentBody>,
 }
 
 impl From<Entry> for EntryBody {
@@ -214,6 +217,7 @@ impl From<Entry> for EntryBody {
             body_text: entry.body_text,
             event: entry.event,
             created_at: entry.created_at,
+            attachments: Vec::new(),
         }
     }
 }
@@ -775,45 +779,89 @@ async fn entry_input(
 /// say so (409). `agent_id` names the agent the reply is from (the token otherwise).
 #[utoipa::path(post, path = "/api/v1/tickets/{id}/messages", tag = "tickets", security(("api_token" = [])),
     params(("id" = Uuid, Path, description = "The ticket")),
-    request_body(content = inline(Object), example = json!({"body": "<p>We are on it.</p>", "format": "html",
-        "agent_id": "01935c5e-7a10-7cc2-8d1e-2f0a9b6c1db0"})),
+    request_body(content(
+        (inline(Object) = "application/json", example = json!({"body": "<p>We are on it.</p>", "format": "html",
+            "agent_id": "01935c5e-7a10-7cc2-8d1e-2f0a9b6c1db0"})),
+        (inline(Object) = "multipart/form-data", example = json!({"body": "Invoice attached.", "files": "(file)"})))),
     responses((status = 201, description = "The message as stored (sanitised)", body = EntryBody),
         (status = 404, description = "No such ticket in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The ticket is closed and replies to closed tickets are off", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An empty body or an unknown agent", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "An empty body, an unknown agent, or a file too large or of a refused type (`files[i]`)", body = Problem, content_type = "application/problem+json")))]
 pub async fn reply(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<Uuid>,
-    ApiJson(body): ApiJson<Value>,
+    request: axum::extract::Request,
 ) -> Result<(StatusCode, Json<EntryBody>), ApiError> {
     let scope = caller_scope(&caller)?;
+    let (body, files) =
+        crate::api::attachments::entry_request(&state, caller.tenant.id, request).await?;
     let (message, actor) = entry_input(&state, &caller, &body).await?;
-    let mut tx = state.store.begin_tenant(caller.tenant.id).await?;
-    let (_, entry) = tickets::reply(&mut tx, scope, actor, id, &message).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(entry.into())))
+    let mut staged = state.attachments.stage();
+    let written = async {
+        let mut tx = state.store.begin_tenant(caller.tenant.id).await?;
+        let (_, entry, attachments) =
+            crate::attachments::reply(&mut tx, &mut staged, scope, actor, id, &message, &files)
+                .await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>((entry, attachments))
+    }
+    .await;
+    match written {
+        Ok((entry, attachments)) => {
+            staged.keep();
+            let mut body = EntryBody::from(entry);
+            body.attachments = attachments.into_iter().map(Into::into).collect();
+            Ok((StatusCode::CREATED, Json(body)))
+        }
+        Err(error) => {
+            staged.discard().await;
+            Err(error)
+        }
+    }
 }
 
 /// Adds an internal note: agents see it, end users never do.
 #[utoipa::path(post, path = "/api/v1/tickets/{id}/notes", tag = "tickets", security(("api_token" = [])),
     params(("id" = Uuid, Path, description = "The ticket")),
-    request_body(content = inline(Object), example = json!({"body": "Customer called; waiting for the serial number."})),
+    request_body(content(
+        (inline(Object) = "application/json", example = json!({"body": "Customer called; waiting for the serial number."})),
+        (inline(Object) = "multipart/form-data", example = json!({"body": "Photo of the label.", "files": "(file)"})))),
     responses((status = 201, description = "The note as stored", body = EntryBody),
         (status = 404, description = "No such ticket in this tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An empty body or an unknown agent", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "An empty body, an unknown agent, or a file too large or of a refused type (`files[i]`)", body = Problem, content_type = "application/problem+json")))]
 pub async fn note(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<Uuid>,
-    ApiJson(body): ApiJson<Value>,
+    request: axum::extract::Request,
 ) -> Result<(StatusCode, Json<EntryBody>), ApiError> {
     let scope = caller_scope(&caller)?;
+    let (body, files) =
+        crate::api::attachments::entry_request(&state, caller.tenant.id, request).await?;
     let (message, actor) = entry_input(&state, &caller, &body).await?;
-    let mut tx = state.store.begin_tenant(caller.tenant.id).await?;
-    let (_, entry) = tickets::note(&mut tx, scope, actor, id, &message).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(entry.into())))
+    let mut staged = state.attachments.stage();
+    let written = async {
+        let mut tx = state.store.begin_tenant(caller.tenant.id).await?;
+        let (_, entry, attachments) =
+            crate::attachments::note(&mut tx, &mut staged, scope, actor, id, &message, &files)
+                .await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>((entry, attachments))
+    }
+    .await;
+    match written {
+        Ok((entry, attachments)) => {
+            staged.keep();
+            let mut body = EntryBody::from(entry);
+            body.attachments = attachments.into_iter().map(Into::into).collect();
+            Ok((StatusCode::CREATED, Json(body)))
+        }
+        Err(error) => {
+            staged.discard().await;
+            Err(error)
+        }
+    }
 }
 
 /// The whole thread in order: messages, internal notes and events (field, from, to), each

@@ -1,5 +1,5 @@
 //! The agent panel's door: sign-in, sign-out, accepting an invitation, the panel's home, and
-//! the agent's own profile (name, time zone, signature, password).
+//! the agent's own profile (name, time zone, signature, password, ticket alerts).
 
 use askama::Template;
 use axum::Extension;
@@ -12,6 +12,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use store::agents::{AgentProfile, AgentStatus};
 use store::auth_tokens::{Holder, Purpose};
+use store::notification_mutes::MuteKind;
 
 use crate::AppState;
 use crate::auth::csrf::{CsrfForm, CsrfToken};
@@ -217,6 +218,13 @@ pub async fn home(
     CsrfToken(csrf): CsrfToken,
 ) -> Result<Html<String>, PageError> {
     let mut links = Vec::new();
+    if agent.agent.can(Permission::TicketsWork) || agent.agent.can(Permission::TicketsAll) {
+        links.push(PanelLink {
+            href: "/agent/tickets",
+            label: "Tickets",
+            description: "Queues, the ticket thread, replies, notes, assignment, new tickets",
+        });
+    }
     if agent.agent.can(Permission::WorkspaceSettings) {
         links.push(PanelLink {
             href: "/admin/settings",
@@ -489,6 +497,15 @@ struct ProfilePage<'a> {
     min_password_chars: usize,
     errors: ProfileErrors,
     notice: Option<&'static str>,
+    /// Which ticket alerts the agent receives (the kinds they did not mute).
+    alerts: Alerts,
+}
+
+/// The ticket alerts an agent receives; each one off is a row in `agent_notification_mutes`.
+struct Alerts {
+    new_ticket: bool,
+    assigned: bool,
+    user_reply: bool,
 }
 
 /// The profile page with the stored values, or `values` as entered.
@@ -503,6 +520,7 @@ async fn profile_page<'a>(
     let stored = store::agents::profile(&mut tx, agent.agent.id)
         .await?
         .unwrap_or_default();
+    let muted = store::notification_mutes::muted(&mut tx, agent.agent.id).await?;
     tx.commit().await?;
     let values = values.unwrap_or_else(|| ProfileValues {
         name: agent.agent.name.clone(),
@@ -519,6 +537,11 @@ async fn profile_page<'a>(
         min_password_chars: settings.password_min_length,
         errors: ProfileErrors::default(),
         notice: None,
+        alerts: Alerts {
+            new_ticket: !muted.contains(&MuteKind::NewTicket),
+            assigned: !muted.contains(&MuteKind::Assigned),
+            user_reply: !muted.contains(&MuteKind::UserReply),
+        },
     })
 }
 
@@ -537,6 +560,7 @@ pub async fn profile(
     let mut page = profile_page(&state, &agent, &csrf, None).await?;
     page.notice = match query.saved.as_deref() {
         Some("profile") => Some("Your profile is saved."),
+        Some("notifications") => Some("Your notification settings are saved."),
         Some("password") => {
             Some("Your password is changed. You are signed out on every other device.")
         }
@@ -610,6 +634,38 @@ pub async fn save_profile(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to("/agent/profile?saved=profile").into_response())
+}
+
+/// The notification form: a checked box means the agent wants that alert.
+#[derive(Deserialize)]
+pub struct NotificationsForm {
+    #[serde(default)]
+    new_ticket: Option<String>,
+    #[serde(default)]
+    assigned: Option<String>,
+    #[serde(default)]
+    user_reply: Option<String>,
+}
+
+/// Saves which ticket alerts the agent receives (every box unchecked mutes them all).
+pub async fn save_notifications(
+    State(state): State<AppState>,
+    agent: SignedInAgent,
+    CsrfForm(form): CsrfForm<NotificationsForm>,
+) -> Result<Response, PageError> {
+    let muted: Vec<MuteKind> = [
+        (MuteKind::NewTicket, form.new_ticket),
+        (MuteKind::Assigned, form.assigned),
+        (MuteKind::UserReply, form.user_reply),
+    ]
+    .into_iter()
+    .filter(|(_, wanted)| wanted.is_none())
+    .map(|(kind, _)| kind)
+    .collect();
+    let mut tx = state.store.begin_tenant(agent.tenant.id).await?;
+    store::notification_mutes::set(&mut tx, agent.agent.id, &muted).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/agent/profile?saved=notifications").into_response())
 }
 
 #[derive(Deserialize)]

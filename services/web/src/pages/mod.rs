@@ -8,6 +8,7 @@ pub mod admin_identity;
 pub mod admin_tickets;
 pub mod admin_users;
 pub mod agent;
+pub mod attachments;
 pub mod console;
 pub mod imports;
 pub mod organizations;
@@ -15,6 +16,7 @@ pub mod password_reset;
 pub mod platform;
 pub mod portal;
 pub mod support_email;
+pub mod tickets;
 pub mod user_directory;
 
 use askama::Template;
