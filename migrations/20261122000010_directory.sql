@@ -308,87 +308,6 @@ begin
 end
 $$;
 
--- One page of a plain search: the current tenant's end users matching `pattern` (as in
--- end_user_ids_matching), in `sort_key` order ('name_key' or 'email_key') after the cursor
--- (after_key, after_id; null for the first page): at most `page_size` people whose own
--- fields match and at most `page_size` members of matching organizations (a person may come
--- twice). A rare term is found through the trigram index and its few matches sorted. A term
--- that matches 2,000 people or more would hand back thousands of rows to recheck and sort, so
--- its page is found by walking the sort index instead (end_user_page_walking), where such
--- matches are dense.
-create function directory.end_user_page_matching(pattern text, sort_key text, descending boolean,
-                                                  after_key text, after_id uuid, page_size integer)
-returns table (id uuid, name_key text, email_key text, created_at timestamptz, validity text)
-language plpgsql stable security definer set search_path = pg_catalog, public
-as $$
-declare
-  t uuid := directory.current_tenant();
-  dense boolean;
-begin
-  if sort_key not in ('name_key', 'email_key') then
-    raise exception 'unknown sort key %', sort_key using errcode = '22023';
-  end if;
-  execute format(
-    'select count(*) >= 2000 from (select 1 from public.end_users u
-      where u.tenant_id = %L and u.search_text ilike $1 limit 2000) x', t)
-    into dense using pattern;
-  if dense then
-    return query select * from directory.end_user_page_walking(
-      pattern, sort_key, descending, after_key, after_id, page_size);
-  else
-    return query execute directory.end_user_page_statement(t, 'people', sort_key, descending, after_id is not null)
-      using pattern, after_key, after_id, page_size;
-  end if;
-  return query execute directory.end_user_page_statement(t, 'members', sort_key, descending, after_id is not null)
-    using pattern, after_key, after_id, page_size;
-end
-$$;
-
--- The statements of end_user_page_matching for tenant `t`: `people` whose own fields match,
--- or `members` of organizations that match, ordered and cut to the page.
-create function directory.end_user_page_statement(t uuid, source text, sort_key text,
-                                                   descending boolean, has_cursor boolean)
-returns text
-language sql immutable set search_path = pg_catalog
-as $$
-  select format(
-    case source
-      when 'people' then
-        'select u.id, u.name_key, u.email_key, u.created_at, u.validity from public.end_users u
-          where u.tenant_id = %1$L and u.search_text ilike $1 %2$s
-          order by u.%3$I %4$s, u.id %4$s limit $4'
-      else
-        'select u.id, u.name_key, u.email_key, u.created_at, u.validity
-           from public.organizations o
-           join public.organization_members m on m.tenant_id = o.tenant_id and m.organization_id = o.id
-           join public.end_users u on u.tenant_id = m.tenant_id and u.id = m.end_user_id
-          where o.tenant_id = %1$L and o.search_text ilike $1 %2$s
-          order by u.%3$I %4$s, u.id %4$s limit $4'
-    end,
-    t,
-    case when has_cursor
-         then format(' and (u.%I, u.id) %s ($2, $3)', sort_key, case when descending then '<' else '>' end)
-         else '' end,
-    sort_key,
-    case when descending then 'desc' else 'asc' end)
-$$;
-
--- The dense case of end_user_page_matching for the people source, planned with sequential
--- scans, bitmap scans and sorts off (for this call only), so PostgreSQL walks the sort index and
--- stops after a page instead of reading every match.
-create function directory.end_user_page_walking(pattern text, sort_key text, descending boolean,
-                                                 after_key text, after_id uuid, page_size integer)
-returns table (id uuid, name_key text, email_key text, created_at timestamptz, validity text)
-language plpgsql stable security definer
-set search_path = pg_catalog, public set enable_seqscan = off set enable_bitmapscan = off set enable_sort = off
-as $$
-begin
-  return query execute directory.end_user_page_statement(
-      directory.current_tenant(), 'people', sort_key, descending, after_id is not null)
-    using pattern, after_key, after_id, page_size;
-end
-$$;
-
 -- The current tenant's end users whose custom data contains `filter` (jsonb @>), with the
 -- same columns as end_user_ids_matching.
 create function directory.end_user_ids_with_custom(filter jsonb)
@@ -432,18 +351,13 @@ $$;
 grant create on schema directory to tenantdesk_directory;
 alter function directory.end_user_ids_matching(text) owner to tenantdesk_directory;
 alter function directory.end_user_ids_with_custom(jsonb) owner to tenantdesk_directory;
-alter function directory.end_user_page_matching(text, text, boolean, text, uuid, integer) owner to tenantdesk_directory;
-alter function directory.end_user_page_walking(text, text, boolean, text, uuid, integer) owner to tenantdesk_directory;
 alter function directory.organization_ids_matching(text) owner to tenantdesk_directory;
 alter function directory.organization_ids_with_custom(jsonb) owner to tenantdesk_directory;
 revoke all on function directory.end_user_ids_matching(text) from public;
 revoke all on function directory.end_user_ids_with_custom(jsonb) from public;
-revoke all on function directory.end_user_page_matching(text, text, boolean, text, uuid, integer) from public;
-revoke all on function directory.end_user_page_walking(text, text, boolean, text, uuid, integer) from public;
 revoke all on function directory.organization_ids_matching(text) from public;
 revoke all on function directory.organization_ids_with_custom(jsonb) from public;
 grant execute on function directory.end_user_ids_matching(text) to tenantdesk_app;
 grant execute on function directory.end_user_ids_with_custom(jsonb) to tenantdesk_app;
-grant execute on function directory.end_user_page_matching(text, text, boolean, text, uuid, integer) to tenantdesk_app;
 grant execute on function directory.organization_ids_matching(text) to tenantdesk_app;
 grant execute on function directory.organization_ids_with_custom(jsonb) to tenantdesk_app;

@@ -310,7 +310,6 @@ async fn the_search_functions_fail_closed_without_a_tenant() {
         "select count(*) from directory.end_user_ids_with_custom('{}')",
         "select count(*) from directory.organization_ids_matching('%a%')",
         "select count(*) from directory.organization_ids_with_custom('{}')",
-        "select count(*) from directory.end_user_page_matching('%a%', 'name_key', false, null, null, 10)",
     ] {
         let error = sqlx::query(call).execute(&pool).await.expect_err(call);
         assert!(

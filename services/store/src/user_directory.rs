@@ -629,30 +629,7 @@ pub async fn list(tx: &mut TenantTx, query: &UserQuery) -> Result<Page<UserRecor
         sql.push("from (select m.id, m.")
             .push(column)
             .push(" as sort_key from ");
-        // A search alone, in name or email order: the function cuts the page itself (walking
-        // the sort index for terms that match many people).
-        let plain_search = custom_equals.is_none()
-            && query.validity.is_none()
-            && query.organization.is_none()
-            && query.group.is_none()
-            && matches!(query.sort, UserSort::Name | UserSort::Email);
         match (&search, &custom_equals) {
-            (Some(pattern), None) if plain_search => {
-                let page_size = i32::try_from(query.limit + 1).unwrap_or(i32::MAX);
-                sql.push("(select distinct * from directory.end_user_page_matching(")
-                    .push_bind(pattern.clone())
-                    .push(", ")
-                    .push_bind(column)
-                    .push(", ")
-                    .push_bind(query.descending)
-                    .push(", ")
-                    .push_bind(query.after.as_ref().and_then(|after| after.key.clone()))
-                    .push(", ")
-                    .push_bind(query.after.as_ref().map(|after| after.id))
-                    .push(", ")
-                    .push_bind(page_size)
-                    .push(")) m where true");
-            }
             (Some(pattern), custom) => {
                 sql.push("directory.end_user_ids_matching(")
                     .push_bind(pattern.clone())
