@@ -1110,3 +1110,53 @@ async fn in_chromium_an_agent_searches_the_directory_and_opens_a_user() {
     );
     client.close().await.expect("close");
 }
+
+#[tokio::test]
+async fn a_term_matching_thousands_pages_in_order_without_gaps() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("Dense Search").await;
+    let token = app.issue_token(&tenant.tenant, "admin").await;
+    // 2,500 people share the term, 100 others do not: every page of a broad search comes out
+    // in order, and nobody is skipped or shown twice.
+    let mut tx = tenant_sql(&tenant).await;
+    sqlx::query(
+        "insert into end_users (tenant_id, id, first_name, last_name, email, login)
+         select $1, gen_random_uuid(), 'Dense' || i, case when i <= 2500 then 'Crowd' else 'Alone' end,
+                'dense' || i || '@dense.example', 'dense' || i || '@dense.example'
+           from generate_series(1, 2600) i",
+    )
+    .bind(tenant.tenant.id.as_uuid())
+    .execute(&mut *tx)
+    .await
+    .expect("people");
+    tx.commit().await.expect("commit");
+
+    for sort in ["name", "-email"] {
+        let mut names = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/users?q=crowd&limit=200&sort={sort}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let (status, page) = app.api(&tenant, &token, Method::GET, &path, None).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            for user in page["data"].as_array().expect("data") {
+                let key = if sort == "name" { "name" } else { "email" };
+                names.push(user[key].as_str().unwrap_or_default().to_lowercase());
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(names.len(), 2500, "every match once ({sort})");
+        let mut expected = names.clone();
+        expected.sort();
+        if sort.starts_with('-') {
+            expected.reverse();
+        }
+        expected.dedup();
+        assert_eq!(names, expected, "in order, no repeats ({sort})");
+    }
+}
