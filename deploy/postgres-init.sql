@@ -29,6 +29,8 @@ grant tenantdesk_mailer to tenantdesk_owner;
 -- read end users and organizations with an explicit tenant filter (migration 10).
 create role tenantdesk_directory nologin nosuperuser nobypassrls nocreatedb nocreaterole;
 grant tenantdesk_directory to tenantdesk_owner;
+create role tenantdesk_ticket_search nologin nosuperuser nobypassrls nocreatedb nocreaterole;
+grant tenantdesk_ticket_search to tenantdesk_owner;
 
 create database tenantdesk owner tenantdesk_owner;
 

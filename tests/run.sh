@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/packages.sh
 ensure_packages initdb:postgresql redis-server:redis-server chromium:chromium \
-  chromedriver:chromium-driver aiosmtpd:python3-aiosmtpd cc:gcc
+  chromedriver:chromium-driver aiosmtpd:python3-aiosmtpd cc:gcc \
+  /usr/sbin/slapd:slapd ldapadd:ldap-utils
 # The CLI and embedded-default tests run the real binary.
 cargo build --locked -p tenantdesk
 cargo test --locked --workspace "$@"

@@ -3,7 +3,9 @@
 //! cannot find fails the test with the command that installs it.
 
 pub mod browser;
+pub mod ldap;
 pub mod mailroom;
+pub mod oidc;
 pub mod otlp;
 pub mod programs;
 pub mod smtp;
@@ -193,6 +195,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             mail_from: domain::EmailAddress::parse(MAIL_FROM).expect("valid address"),
             mailbox_dir: options.mailbox_dir.clone(),
             import_limits: web::imports::ImportLimits::default(),
+            secret_key: web::sign_in::secrets::SecretKey::generate(),
         },
     });
     if let Some(client) = redis {

@@ -11,6 +11,10 @@ const PLATFORM_TABLES_WITH_TENANT_ID: &[&str] = &[
     // The operators' audit trail names the tenant acted on; only the platform_* SECURITY
     // DEFINER functions read or write it (tests in console.rs).
     "platform_audit",
+    // Usage totals and days for the console, written only by SECURITY DEFINER triggers and
+    // read only through platform_* functions; the runtime role has no privilege on them.
+    "tenant_usage",
+    "tenant_usage_daily",
 ];
 
 /// Policies for one named role beside tenant_isolation: the narrow cross-tenant paths of
@@ -18,6 +22,13 @@ const PLATFORM_TABLES_WITH_TENANT_ID: &[&str] = &[
 const ROLE_POLICIES: &[(&str, &str, &str)] = &[
     // The mail delivery worker claims due mail of every tenant (tests in outbox.rs).
     ("outbound_emails", "mail_delivery", "{tenantdesk_mailer}"),
+    // The ticket search functions read the search columns with their own tenant filter.
+    ("tickets", "ticket_search", "{tenantdesk_ticket_search}"),
+    (
+        "ticket_entries",
+        "ticket_search",
+        "{tenantdesk_ticket_search}",
+    ),
     // The directory's search functions read these with an explicit tenant filter of their own
     // (tests below and in user_directory.rs).
     ("end_users", "directory_search", "{tenantdesk_directory}"),
@@ -310,6 +321,8 @@ async fn the_search_functions_fail_closed_without_a_tenant() {
         "select count(*) from directory.end_user_ids_with_custom('{}')",
         "select count(*) from directory.organization_ids_matching('%a%')",
         "select count(*) from directory.organization_ids_with_custom('{}')",
+        "select count(*) from ticket_search.ticket_ids_matching('printer')",
+        "select count(*) from ticket_search.ticket_ids_with_custom('{}')",
     ] {
         let error = sqlx::query(call).execute(&pool).await.expect_err(call);
         assert!(
@@ -317,4 +330,55 @@ async fn the_search_functions_fail_closed_without_a_tenant() {
             "{call}: {error}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_ticket_search_role_only_reads_the_search_columns() {
+    let pool = owner_pool().await;
+    let (can_login, members, bypass): (bool, i64, bool) = sqlx::query_as(
+        "select rolcanlogin, (select count(*) from pg_auth_members m where m.roleid = r.oid), rolbypassrls
+           from pg_roles r where rolname = 'tenantdesk_ticket_search'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the ticket search role exists");
+    assert!(!can_login, "nobody logs in as the ticket search role");
+    assert_eq!(members, 0, "no role may switch to the ticket search role");
+    assert!(!bypass);
+    let commands: Vec<String> =
+        sqlx::query_scalar("select cmd::text from pg_policies where policyname = 'ticket_search'")
+            .fetch_all(&pool)
+            .await
+            .expect("policies");
+    assert_eq!(commands, vec!["SELECT", "SELECT"]);
+
+    let mut connection = pool.acquire().await.expect("connection");
+    sqlx::query("set role tenantdesk_ticket_search")
+        .execute(&mut *connection)
+        .await
+        .expect("set role");
+    for statement in [
+        "select subject from tickets limit 1",
+        "select body_text from ticket_entries limit 1",
+        "select 1 from end_users limit 1",
+        "update tickets set custom = custom",
+        "delete from ticket_entries",
+    ] {
+        let error = sqlx::query(statement)
+            .execute(&mut *connection)
+            .await
+            .expect_err(statement);
+        assert!(
+            error.to_string().contains("permission denied"),
+            "{statement}: {error}"
+        );
+    }
+    sqlx::query("select id, subject_vector from tickets limit 1")
+        .execute(&mut *connection)
+        .await
+        .expect("reads the search columns");
+    sqlx::query("reset role")
+        .execute(&mut *connection)
+        .await
+        .expect("reset role");
 }

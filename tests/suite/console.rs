@@ -495,7 +495,8 @@ async fn the_runtime_role_changes_tenants_and_the_audit_only_through_the_functio
             "platform_audit_log",
             "platform_create_tenant",
             "platform_set_tenant_status",
-            "platform_tenant_overview"
+            "platform_tenant_overview",
+            "platform_tenant_usage"
         ]
     );
     for (name, definer, config, runtime_may, public_may, owner_name) in &functions {
@@ -722,4 +723,127 @@ async fn in_chromium_an_operator_creates_suspends_and_resumes_a_tenant() {
         audit.contains("Chromium says stop") && audit.contains("Chromium says go"),
         "{audit}"
     );
+}
+
+#[tokio::test]
+async fn usage_per_tenant_and_day_comes_from_counters_kept_by_the_database() {
+    let app = spawn_app_with(long_cache()).await;
+    let (mut operator, _) = signed_in_operator(&app).await;
+    let tenant = app.create_tenant("Usage Corp").await;
+    let other = app.create_tenant("Quiet Corp").await;
+    let token = app.issue_token(&tenant.tenant, "usage").await;
+    for n in 0..3 {
+        let (status, body) = app
+            .api(
+                &tenant,
+                &token,
+                reqwest::Method::POST,
+                "/api/v1/tickets",
+                Some(
+                    serde_json::json!({"subject": format!("Usage {n}"), "message": "m",
+                    "requester_email": format!("usage{n}@example.com")}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // Two messages the worker marks sent (the owner, in the tenant, as mail_mark_sent does).
+    let mut tx = app
+        .state
+        .store
+        .begin_tenant(tenant.tenant.id)
+        .await
+        .expect("tx");
+    for to in ["a@usage.example", "b@usage.example"] {
+        store::outbox::enqueue(
+            &mut tx,
+            &store::outbox::NewEmail {
+                event: "user.invitation".into(),
+                recipient: domain::EmailAddress::parse(to).expect("email"),
+                from_name: "Usage Corp".into(),
+                from_address: None,
+                reply_to: None,
+                subject: "Hello".into(),
+                html_body: "<p>Hi</p>".into(),
+                text_body: "Hi".into(),
+            },
+            "tenantdesk.test",
+        )
+        .await
+        .expect("enqueue");
+    }
+    tx.commit().await.expect("commit");
+    let owner = PgPool::connect(&database().owner_url).await.expect("owner");
+    let mut tx = owner.begin().await.expect("tx");
+    sqlx::query("select set_config('app.tenant_id', $1, true)")
+        .bind(tenant.tenant.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("tenant");
+    let sent = sqlx::query("update outbound_emails set status = 'sent' where tenant_id = $1::uuid")
+        .bind(tenant.tenant.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("mark sent");
+    tx.commit().await.expect("commit");
+    assert_eq!(sent.rows_affected(), 2);
+
+    let rows = app
+        .state
+        .store
+        .tenant_overview(tenant.tenant.slug.as_str(), 10, None)
+        .await
+        .expect("overview");
+    assert_eq!(rows[0].tickets, 3);
+    assert_eq!(rows[0].end_users, 3, "the three requesters");
+    assert_eq!(rows[0].mail_last_30_days, 2);
+    assert!(rows[0].last_activity.is_some());
+    let page = operator
+        .get(&format!(
+            "/console/tenants/{}/usage?days=7",
+            tenant.tenant.slug
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let today = chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
+    let row = page
+        .body
+        .split(&format!("id=\"day-{today}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .expect("a row for today");
+    let cells: Vec<&str> = row
+        .split("<td class=\"number\">")
+        .skip(1)
+        .map(|cell| cell.split('<').next().unwrap_or_default())
+        .collect();
+    assert_eq!(cells, vec!["3", "2", "0 B"]);
+    assert_eq!(page.body.matches("<tr id=\"day-").count(), 7);
+    // The quiet tenant's days are all zero; an unknown tenant and a bad range are refused.
+    let quiet = operator
+        .get(&format!("/console/tenants/{}/usage", other.tenant.slug))
+        .await;
+    assert_eq!(quiet.status, StatusCode::OK);
+    assert!(!quiet.body.contains("<td class=\"number\">3</td>"));
+    let unknown = operator
+        .get("/console/tenants/no-such-tenant-here/usage")
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let bad = operator
+        .get(&format!(
+            "/console/tenants/{}/usage?days=0",
+            tenant.tenant.slug
+        ))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // Not for anyone but operators.
+    let mut anonymous = app.visitor(BASE_DOMAIN);
+    let page = anonymous
+        .get(&format!("/console/tenants/{}/usage", tenant.tenant.slug))
+        .await;
+    assert_ne!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("Tickets created"));
 }

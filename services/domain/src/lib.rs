@@ -10,6 +10,7 @@ mod permission;
 mod settings;
 mod tenant;
 pub mod ticket;
+pub mod ticket_filter;
 mod username;
 
 pub use colour::{HexColour, InvalidColour};

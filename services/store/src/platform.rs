@@ -51,6 +51,9 @@ pub struct TenantOverview {
     pub created_at: DateTime<Utc>,
     pub agents: i64,
     pub end_users: i64,
+    pub tickets: i64,
+    /// Bytes of ticket attachments kept.
+    pub storage_bytes: i64,
     pub mail_last_30_days: i64,
     pub last_activity: Option<DateTime<Utc>>,
 }
@@ -64,8 +67,19 @@ struct OverviewRow {
     created_at: DateTime<Utc>,
     agents: i64,
     end_users: i64,
+    tickets: i64,
+    storage_bytes: i64,
     mail_last_30_days: i64,
     last_activity: Option<DateTime<Utc>>,
+}
+
+/// One day of a tenant's usage (UTC days), kept current by triggers (migration 18).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DailyUsage {
+    pub day: chrono::NaiveDate,
+    pub tickets_created: i64,
+    pub mail_sent: i64,
+    pub storage_bytes_added: i64,
 }
 
 /// What an operator did, as the audit log shows it.
@@ -167,8 +181,8 @@ impl Store {
         after: Option<&str>,
     ) -> Result<Vec<TenantOverview>> {
         let rows: Vec<OverviewRow> = sqlx::query_as(
-            "select id, slug, name, status, created_at, agents, end_users, mail_last_30_days,
-                    last_activity
+            "select id, slug, name, status, created_at, agents, end_users, tickets, storage_bytes,
+                    mail_last_30_days, last_activity
                from platform_tenant_overview($1, $2, $3)",
         )
         .bind(search)
@@ -187,11 +201,26 @@ impl Store {
                     created_at: row.created_at,
                     agents: row.agents,
                     end_users: row.end_users,
+                    tickets: row.tickets,
+                    storage_bytes: row.storage_bytes,
                     mail_last_30_days: row.mail_last_30_days,
                     last_activity: row.last_activity,
                 })
             })
             .collect()
+    }
+
+    /// One tenant's usage per day, newest first, over the last `days` days (1 to 366; days
+    /// without activity included). Empty for an unknown slug.
+    pub async fn tenant_usage(&self, slug: &str, days: u32) -> Result<Vec<DailyUsage>> {
+        Ok(sqlx::query_as(
+            "select day, tickets_created, mail_sent, storage_bytes_added
+               from platform_tenant_usage($1, $2)",
+        )
+        .bind(slug)
+        .bind(i32::try_from(days).unwrap_or(366))
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// The newest `limit` operator actions.

@@ -9,6 +9,7 @@ use sqlx::{FromRow, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::keyset::{After, Page};
+use crate::search::CustomFilter;
 use crate::{Result, StoreError, TenantTx};
 
 /// Which tickets a caller may see and work: the one access rule. Every query of this module
@@ -467,6 +468,12 @@ pub struct TicketQuery {
     pub updated_from: Option<DateTime<Utc>>,
     pub updated_to: Option<DateTime<Utc>>,
     pub number: Option<i64>,
+    /// Full text over subjects, messages and notes (web search syntax; `word*` for prefixes).
+    pub text: Option<String>,
+    /// A substring of the requester's name, email, login or phone (`*` as a wildcard).
+    pub requester_text: Option<String>,
+    /// Conditions on custom ticket fields (equality, number and date ranges).
+    pub custom: Vec<CustomFilter>,
     pub sort: TicketSort,
     pub descending: bool,
     pub after: Option<After>,
@@ -489,6 +496,9 @@ impl Default for TicketQuery {
             updated_from: None,
             updated_to: None,
             number: None,
+            text: None,
+            requester_text: None,
+            custom: Vec::new(),
             sort: TicketSort::Updated,
             descending: true,
             after: None,
@@ -548,6 +558,36 @@ impl TicketQuery {
         if let Some(number) = self.number {
             sql.push(" and t.number = ").push_bind(number);
         }
+        // Full text, requester text and custom equality are not leakproof, so they run in the
+        // search functions (an index under the tenant filter) and come back as ids.
+        if let Some(text) = self
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            sql.push(" and t.id = any(array(select ticket_search.ticket_ids_matching(")
+                .push_bind(text.to_owned())
+                .push(")))");
+        }
+        if let Some(text) = self
+            .requester_text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            sql.push(
+                " and t.requester_id = any(array(select m.id from directory.end_user_ids_matching(",
+            )
+            .push_bind(crate::search::like_pattern(text))
+            .push(") m))");
+        }
+        if let Some(equal) = crate::search::custom_equalities(&self.custom) {
+            sql.push(" and t.id = any(array(select ticket_search.ticket_ids_with_custom(")
+                .push_bind(sqlx::types::Json(equal))
+                .push(")))");
+        }
+        crate::search::push_custom_ranges(sql, "t.custom", &self.custom);
     }
 }
 

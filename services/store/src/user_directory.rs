@@ -499,31 +499,7 @@ pub enum UserSort {
     Created,
 }
 
-/// One custom-field condition of the directory list.
-#[derive(Clone, Debug, PartialEq)]
-pub enum CustomFilter {
-    /// The stored value contains this JSON value (jsonb `@>`): equal for scalars; for a
-    /// multi-choice field pass a one-element array to find records holding that option.
-    Equals {
-        key: String,
-        value: Value,
-    },
-    /// A number, decimal or date at least / at most this (dates as "YYYY-MM-DD").
-    AtLeast {
-        key: String,
-        value: RangeValue,
-    },
-    AtMost {
-        key: String,
-        value: RangeValue,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum RangeValue {
-    Number(f64),
-    Date(String),
-}
+pub use crate::search::{CustomFilter, RangeValue};
 
 /// What the directory list shows: a search term, filters, an order and a page position.
 #[derive(Clone, Debug)]
@@ -606,15 +582,7 @@ pub async fn list(tx: &mut TenantTx, query: &UserQuery) -> Result<Page<UserRecor
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(crate::search::like_pattern);
-    let custom_equals: Map<String, Value> = query
-        .custom
-        .iter()
-        .filter_map(|filter| match filter {
-            CustomFilter::Equals { key, value } => Some((key.clone(), value.clone())),
-            _ => None,
-        })
-        .collect();
-    let custom_equals = (!custom_equals.is_empty()).then_some(Value::Object(custom_equals));
+    let custom_equals = crate::search::custom_equalities(&query.custom);
     let ranges = query
         .custom
         .iter()
@@ -737,36 +705,7 @@ fn push_filters(sql: &mut QueryBuilder<Postgres>, query: &UserQuery, alias: &str
 
 /// Custom number, decimal and date ranges on `u.custom`.
 fn push_ranges(sql: &mut QueryBuilder<Postgres>, query: &UserQuery) {
-    for filter in &query.custom {
-        let (key, value, operator) = match filter {
-            CustomFilter::Equals { .. } => continue,
-            CustomFilter::AtLeast { key, value } => (key, value, ">="),
-            CustomFilter::AtMost { key, value } => (key, value, "<="),
-        };
-        match value {
-            RangeValue::Number(number) => {
-                sql.push(" and (case when jsonb_typeof(u.custom -> ")
-                    .push_bind(key.clone())
-                    .push(") = 'number' then (u.custom ->> ")
-                    .push_bind(key.clone())
-                    .push(")::numeric when jsonb_typeof(u.custom -> ")
-                    .push_bind(key.clone())
-                    .push(") = 'string' and u.custom ->> ")
-                    .push_bind(key.clone())
-                    .push(" ~ '^-?[0-9]+(\\.[0-9]+)?$' then (u.custom ->> ")
-                    .push_bind(key.clone())
-                    .push(format!(")::numeric end) {operator} "))
-                    .push_bind(*number)
-                    .push("::numeric");
-            }
-            RangeValue::Date(date) => {
-                sql.push(" and (u.custom ->> ")
-                    .push_bind(key.clone())
-                    .push(format!(") {operator} "))
-                    .push_bind(date.clone());
-            }
-        }
-    }
+    crate::search::push_custom_ranges(sql, "u.custom", &query.custom);
 }
 
 /// The cursor condition: rows after (or before, descending) the last one shown.

@@ -1,5 +1,5 @@
-//! The command line: `serve`, `migrate`, the platform operator's `tenant ...` commands and
-//! `import`.
+//! The command line: `serve`, `migrate`, the platform operator's `tenant ...` commands,
+//! `import`, and the sign-in commands `rotate-secret-key` and `reset-sign-in`.
 //! Every option can also come from a `TENANTDESK_*` environment variable.
 
 use std::net::SocketAddr;
@@ -118,6 +118,16 @@ pub struct Cli {
     )]
     pub attachments_url: String,
 
+    /// Base64 of the 32-byte key that seals sign-in provider secrets (AES-256-GCM). Required
+    /// with a database URL; the embedded default generates one in --data-dir/secret_key.
+    #[arg(
+        long,
+        env = "TENANTDESK_SECRET_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+
     /// Log lines as readable text (human) or one JSON object per line (json).
     #[arg(long, env = "TENANTDESK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
     pub log_format: LogFormat,
@@ -147,6 +157,15 @@ pub enum Command {
     /// Import end users or organizations of one tenant from a CSV file:
     /// `tenantdesk import users|orgs --tenant SLUG FILE [--dry-run] [--skip-bad-rows]`.
     Import(crate::import::ImportArgs),
+    /// Re-encrypt every sign-in provider secret of every tenant from the old key to the new
+    /// one, in one transaction: `tenantdesk rotate-secret-key --old-key OLD --new-key NEW`.
+    RotateSecretKey(RotateSecretKeyArgs),
+    /// Turn the built-in password sign-in back on for a tenant's agents and end users (the
+    /// way out when nobody can sign in through the tenant's providers).
+    ResetSignIn {
+        #[arg(long, value_parser = parse_slug)]
+        tenant: TenantSlug,
+    },
     /// Manage platform operators, who sign in on the base domain.
     Operator {
         #[command(subcommand)]
@@ -164,6 +183,20 @@ pub enum OperatorCommand {
         #[arg(long, value_parser = parse_name)]
         name: TenantName,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct RotateSecretKeyArgs {
+    /// The key the secrets are sealed with now (base64). Unset: TENANTDESK_SECRET_KEY, or the
+    /// embedded default's key file.
+    #[arg(long, env = "TENANTDESK_OLD_SECRET_KEY", hide_env_values = true)]
+    pub old_key: Option<String>,
+    /// The key to seal them with from now on (base64 of 32 bytes).
+    #[arg(long, env = "TENANTDESK_NEW_SECRET_KEY", hide_env_values = true)]
+    pub new_key: String,
+    /// Only this tenant's secrets (a tenant restored from a backup sealed under another key).
+    #[arg(long, value_parser = parse_slug)]
+    pub tenant: Option<TenantSlug>,
 }
 
 #[derive(Args, Debug)]
@@ -216,6 +249,8 @@ pub struct Wiring {
     pub import_limits: web::imports::ImportLimits,
     /// `TENANTDESK_ATTACHMENTS_URL`.
     pub attachments_url: String,
+    /// `TENANTDESK_SECRET_KEY`, as given (see [`crate::serve::secret_key`]).
+    pub secret_key: Option<String>,
 }
 
 impl Wiring {
@@ -343,6 +378,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             max_rows: cli.import_max_rows,
         },
         attachments_url: cli.attachments_url,
+        secret_key: cli.secret_key,
     };
     let claim = match cli.command {
         Command::Serve(_) => Claim::Exclusive,
@@ -404,6 +440,35 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     owner.migrate().await.context("migrating")?;
                 }
                 crate::import::run(args, &owner, wiring.import_limits).await
+            }
+            Command::RotateSecretKey(args) => {
+                let owner = database.owner().await?;
+                if wiring.embedded {
+                    owner.migrate().await.context("migrating")?;
+                }
+                crate::serve::rotate_secret_key(args, &owner, &wiring).await
+            }
+            Command::ResetSignIn { tenant } => {
+                let owner = database.owner().await?;
+                if wiring.embedded {
+                    owner.migrate().await.context("migrating")?;
+                }
+                let found = owner
+                    .tenant_by_slug(&tenant)
+                    .await?
+                    .with_context(|| format!("no tenant has the slug {tenant}"))?;
+                owner.reset_sign_in(found.id).await?;
+                announce_change(
+                    wiring
+                        .redis
+                        .as_ref()
+                        .map(|r| (r, wiring.redis_channel.as_str())),
+                )
+                .await;
+                println!(
+                    "password sign-in is on again for the agents and end users of {tenant}"
+                );
+                Ok(())
             }
             Command::Mailbox { .. } => unreachable!("handled before the database opens"),
         }

@@ -13,12 +13,127 @@ use web::auth::passwords::Passwords;
 use web::auth::rate_limit::RateLimiter;
 use web::auth::sessions::Sessions;
 use web::settings_cache::SettingsCache;
+use web::sign_in::secrets::SecretKey;
 use web::tenancy::TenantResolver;
 use web::{App, AppState, WebConfig};
 
 use crate::cli::{ServeArgs, Wiring};
 use crate::database::Database;
 use crate::mail_worker;
+
+/// The key file of the embedded default, in its data directory.
+fn secret_key_file(wiring: &Wiring) -> std::path::PathBuf {
+    wiring.data_dir.join("secret_key")
+}
+
+/// Whether this is a deployment rather than a run on one machine: a database URL, and a
+/// public address that is not `localhost` (or `*.localhost`).
+fn deployed(wiring: &Wiring) -> bool {
+    let host = wiring.base_url.host().as_str();
+    let host = host.split(':').next().unwrap_or(host);
+    !wiring.embedded && host != "localhost" && !host.ends_with(".localhost")
+}
+
+/// The key that seals sign-in provider secrets: TENANTDESK_SECRET_KEY; without it, the key
+/// file in the data directory (generated once, mode 0600) for the embedded default and local
+/// runs; a deployment without the key refuses to start, because a key generated on one
+/// replica would not open what another sealed.
+pub fn secret_key(wiring: &Wiring) -> anyhow::Result<SecretKey> {
+    if let Some(raw) = &wiring.secret_key {
+        return SecretKey::parse(raw).context("TENANTDESK_SECRET_KEY");
+    }
+    if deployed(wiring) {
+        bail!(
+            "TENANTDESK_SECRET_KEY is not set. With a database URL Tenantdesk needs the key that \
+             seals sign-in provider secrets: set it to the base64 of 32 random bytes \
+             (for example `openssl rand -base64 32`), the same on every instance."
+        );
+    }
+    let path = secret_key_file(wiring);
+    match std::fs::read_to_string(&path) {
+        Ok(raw) => {
+            SecretKey::parse(&raw).with_context(|| format!("reading the key in {}", path.display()))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let key = SecretKey::generate();
+            write_key_file(&path, &key, true)?;
+            Ok(key)
+        }
+        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Writes a key file readable by its owner only.
+fn write_key_file(path: &std::path::Path, key: &SecretKey, new: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).mode(0o600);
+    if new {
+        options.create_new(true);
+    } else {
+        options.truncate(true);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(file, "{}", key.to_base64()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// `tenantdesk rotate-secret-key`: re-seals every provider secret with the new key in one
+/// transaction (all or nothing). The embedded default's key file then holds the new key.
+pub async fn rotate_secret_key(
+    args: crate::cli::RotateSecretKeyArgs,
+    owner: &store::Owner,
+    wiring: &Wiring,
+) -> anyhow::Result<()> {
+    let new = SecretKey::parse(&args.new_key).context("the new key (--new-key)")?;
+    let (old, from_file) = match &args.old_key {
+        Some(raw) => (
+            SecretKey::parse(raw).context("the old key (--old-key)")?,
+            false,
+        ),
+        None => (
+            secret_key(wiring).context("the old key (--old-key or TENANTDESK_SECRET_KEY)")?,
+            wiring.secret_key.is_none(),
+        ),
+    };
+    let only = match &args.tenant {
+        Some(slug) => Some(
+            owner
+                .tenant_by_slug(slug)
+                .await?
+                .with_context(|| format!("no tenant has the slug {slug}"))?
+                .id,
+        ),
+        None => None,
+    };
+    let resealed = owner
+        .reseal_sign_in_secrets(only, |provider, sealed| {
+            old.open(sealed, provider)
+                .map(|plain| new.seal(&plain, provider))
+                .map_err(|_| provider)
+        })
+        .await?;
+    let count = match resealed {
+        Ok(count) => count,
+        Err(provider) => bail!(
+            "the secret of sign-in provider {provider} does not open with the old key; nothing was changed"
+        ),
+    };
+    // Only a rotation of every tenant moves the embedded default to the new key.
+    if from_file && args.tenant.is_none() {
+        write_key_file(&secret_key_file(wiring), &new, false)?;
+    }
+    println!(
+        "re-encrypted {count} sign-in provider secret(s) with the new key; set TENANTDESK_SECRET_KEY to it and restart every instance"
+    );
+    Ok(())
+}
 
 pub async fn serve(args: ServeArgs, database: &Database, wiring: &Wiring) -> anyhow::Result<()> {
     let mut portal_hosts = Vec::new();
@@ -63,6 +178,7 @@ pub async fn serve(args: ServeArgs, database: &Database, wiring: &Wiring) -> any
                 .is_none()
                 .then(|| crate::mail_worker::mailbox_dir(&wiring.data_dir)),
             import_limits: wiring.import_limits,
+            secret_key: secret_key(wiring)?,
         },
     });
     if let Some(redis) = wiring.redis.clone() {

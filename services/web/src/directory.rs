@@ -272,7 +272,7 @@ pub fn user_query(
                 None => invalid(name, "is not a cursor this list gave out".into()),
             },
             other => match other.strip_prefix("custom.") {
-                Some(rest) => match custom_filter(rest, value, fields) {
+                Some(rest) => match custom_filter(rest, value, fields, "users") {
                     Ok(filter) => query.custom.push(filter),
                     Err(message) => invalid(name, message),
                 },
@@ -287,11 +287,13 @@ pub fn user_query(
     }
 }
 
-/// One `custom.<key>[.min|.max]=value` filter, checked against the field's definition.
-fn custom_filter(
+/// One `custom.<key>[.min|.max]=value` filter, checked against the field's definition among
+/// `fields` (the active custom fields of `entity`: users, tickets).
+pub(crate) fn custom_filter(
     rest: &str,
     value: &str,
     fields: &[FieldDefinition],
+    entity: &str,
 ) -> Result<CustomFilter, String> {
     let (key, bound) = match rest.rsplit_once('.') {
         Some((key, bound @ ("min" | "max"))) => (key, Some(bound)),
@@ -300,7 +302,7 @@ fn custom_filter(
     let field = fields
         .iter()
         .find(|f| f.key == key)
-        .ok_or_else(|| "is not an active custom field of users".to_owned())?;
+        .ok_or_else(|| format!("is not an active custom field of {entity}"))?;
     let Some(bound) = bound else {
         let parsed = parse_text_value(field, value)?;
         let value = match (field.field_type, parsed) {

@@ -58,6 +58,46 @@ fn tenant_site(state: AppState) -> Router {
             get(pages::support_email::show).post(pages::support_email::confirm),
         )
         .route("/agent/login", get(agent::login_form).post(agent::login))
+        // OpenID Connect sign-in: start, the provider's callback, RP-initiated logout.
+        .route(
+            "/auth/oidc/{provider}/start",
+            get(crate::sign_in::oidc::start),
+        )
+        .route(
+            "/auth/oidc/{provider}/callback",
+            get(crate::sign_in::oidc::callback),
+        )
+        .route(
+            "/auth/oidc/{provider}/logout",
+            post(crate::sign_in::oidc::logout),
+        )
+        // Trusted reverse-proxy header sign-in (see sign_in::trusted_header).
+        .route("/auth/header", get(crate::sign_in::trusted_header::sign_in))
+        .route(
+            "/admin/sign-in",
+            get(pages::admin_sign_in::list).post(pages::admin_sign_in::create),
+        )
+        .route("/admin/sign-in/new", get(pages::admin_sign_in::new_form))
+        .route(
+            "/admin/sign-in/password",
+            post(pages::admin_sign_in::save_password),
+        )
+        .route(
+            "/admin/sign-in/{id}",
+            get(pages::admin_sign_in::edit).post(pages::admin_sign_in::save),
+        )
+        .route(
+            "/admin/sign-in/{id}/delete",
+            post(pages::admin_sign_in::delete),
+        )
+        .route(
+            "/admin/sign-in/{id}/test-connection",
+            post(pages::admin_sign_in::test_connection),
+        )
+        .route(
+            "/admin/sign-in/{id}/look-up",
+            post(pages::admin_sign_in::look_up),
+        )
         .route("/agent/logout", post(agent::logout))
         .route("/agent/attachments/{id}", get(pages::attachments::download))
         .route("/agent/logout-everywhere", post(agent::logout_everywhere))
@@ -206,6 +246,16 @@ fn tenant_site(state: AppState) -> Router {
             "/admin/ticket-settings",
             get(pages::admin_tickets::settings_form).post(pages::admin_tickets::save_settings_form),
         )
+        // Ticket filters and field mappings (pages::admin_ticket_rules).
+        .route("/admin/ticket-filters", get(pages::admin_ticket_rules::list))
+        .route("/admin/ticket-filters/new", get(pages::admin_ticket_rules::new_form).post(pages::admin_ticket_rules::create))
+        .route("/admin/ticket-filters/{id}", get(pages::admin_ticket_rules::edit).post(pages::admin_ticket_rules::save))
+        .route("/admin/ticket-filters/{id}/test", post(pages::admin_ticket_rules::test))
+        .route("/admin/ticket-filters/{id}/toggle", post(pages::admin_ticket_rules::toggle))
+        .route("/admin/ticket-filters/{id}/move", post(pages::admin_ticket_rules::move_rule))
+        .route("/admin/ticket-filters/{id}/delete", post(pages::admin_ticket_rules::delete))
+        .route("/admin/field-mappings", get(pages::admin_ticket_rules::mappings).post(pages::admin_ticket_rules::create_mapping))
+        .route("/admin/field-mappings/{id}/delete", post(pages::admin_ticket_rules::delete_mapping))
         // Customer groups: the admin page, and grants posted from user and organization pages.
         .route(
             "/admin/groups",
@@ -394,6 +444,54 @@ fn tenant_site(state: AppState) -> Router {
             "/invitation/{token}",
             get(account::invitation_form).post(account::accept_invitation),
         )
+        // The portal's tickets: open (as guest or signed in), my requests, the ticket page,
+        // guest links, ticket-number access; portal options and guest-link revocation.
+        .route(
+            "/tickets/new",
+            get(pages::portal::new_form)
+                .post(pages::portal::create)
+                .layer(api::attachments::body_limit()),
+        )
+        .route("/tickets/opened", get(pages::portal::opened))
+        .route("/tickets", get(pages::portal_tickets::list))
+        .route("/tickets/{number}", get(pages::portal_tickets::show))
+        .route(
+            "/tickets/{number}/reply",
+            post(pages::portal_tickets::reply).layer(api::attachments::body_limit()),
+        )
+        .route("/tickets/{number}/close", post(pages::portal_tickets::close))
+        .route("/tickets/{number}/reopen", post(pages::portal_tickets::reopen))
+        .route(
+            "/tickets/{number}/attachments/{id}",
+            get(pages::portal_tickets::download),
+        )
+        .route("/guest/{secret}", get(pages::portal_tickets::guest_show))
+        .route(
+            "/guest/{secret}/reply",
+            post(pages::portal_tickets::guest_reply).layer(api::attachments::body_limit()),
+        )
+        .route("/guest/{secret}/close", post(pages::portal_tickets::guest_close))
+        .route("/guest/{secret}/reopen", post(pages::portal_tickets::guest_reopen))
+        .route(
+            "/guest/{secret}/attachments/{id}",
+            get(pages::portal_tickets::guest_download),
+        )
+        .route(
+            "/access",
+            get(pages::portal::access_form).post(pages::portal::request_access),
+        )
+        .route(
+            "/admin/portal",
+            get(pages::admin_portal::form).post(pages::admin_portal::save),
+        )
+        .route(
+            "/agent/tickets/{number}/guest-links",
+            get(pages::admin_portal::guest_links),
+        )
+        .route(
+            "/agent/tickets/{number}/guest-links/{link_id}/revoke",
+            post(pages::admin_portal::revoke_guest_link),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             csrf::ensure_cookie,
@@ -426,6 +524,10 @@ fn platform_site(state: AppState) -> Router {
         .route(
             "/console/tenants/{slug}/resume",
             post(pages::console::resume),
+        )
+        .route(
+            "/console/tenants/{slug}/usage",
+            get(pages::console::usage),
         )
         .route("/console/audit", get(pages::console::audit))
         .layer(middleware::from_fn_with_state(

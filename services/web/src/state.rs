@@ -27,6 +27,8 @@ pub struct WebConfig {
     pub mailbox_dir: Option<std::path::PathBuf>,
     /// How large a CSV import may be (bytes and rows).
     pub import_limits: crate::imports::ImportLimits,
+    /// Seals sign-in provider secrets at rest (`TENANTDESK_SECRET_KEY`); Debug hides it.
+    pub secret_key: crate::sign_in::secrets::SecretKey,
 }
 
 impl WebConfig {

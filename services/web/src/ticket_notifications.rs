@@ -1,6 +1,8 @@
 //! Ticket notifications: who gets which mail when a ticket is created, assigned, answered or
 //! closed, queued through [`mailer::queue`] in the transaction of the change itself, so a change
-//! that rolls back sends nothing.
+//! that rolls back sends nothing. Every mail to an end user about a ticket carries that
+//! recipient's guest link ([`store::guest_links`]): a fresh secret of their one link on the
+//! ticket, minted in the same transaction.
 //!
 //! The ticket workflow ([`crate::tickets`]) works on a bare `TenantTx` and is called from many
 //! places, so the two platform values mail needs (the base URL for links and the platform's
@@ -10,6 +12,7 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
+use domain::ticket::Source;
 use domain::{BaseUrl, EmailAddress};
 use serde_json::{Value, json};
 use store::notification_mutes::{self as mutes, MuteKind, Recipient};
@@ -38,10 +41,21 @@ pub fn register_origin(config: &WebConfig) {
     });
 }
 
-/// The link an end user follows from a ticket mail. The portal's ticket page for now; the
-/// guest access link of the portal issue replaces it here, and only here.
-fn requester_link(portal: &str, ticket: &Ticket) -> String {
-    format!("{portal}/tickets/{}", ticket.number)
+/// The link an end user follows from a ticket mail: their guest link, which opens this one
+/// ticket on the portal whether or not they have an account or are signed in.
+async fn requester_link(
+    tx: &mut TenantTx,
+    portal: &str,
+    ticket: &Ticket,
+    recipient: Uuid,
+) -> Result<String, StoreError> {
+    let minted = store::guest_links::mint(tx, ticket.id, recipient, None).await?;
+    Ok(guest_url(portal, &minted.secret))
+}
+
+/// The portal address of a guest link secret.
+pub fn guest_url(portal: &str, secret: &str) -> String {
+    format!("{portal}/guest/{secret}")
 }
 
 /// The link an agent follows from a ticket alert.
@@ -77,6 +91,23 @@ pub async fn ticket_created(
     let Some(mut outgoing) = Outgoing::new(tx).await? else {
         return Ok(());
     };
+    if autoresponds(tx, ticket).await? {
+        let requester = mutes::ticket_people(tx, ticket.id)
+            .await?
+            .into_iter()
+            .find(|person| person.id == ticket.requester.id);
+        if let Some(person) = requester {
+            let context = json!({
+                "recipient": {"name": person.name},
+                "ticket": ticket_values(ticket),
+                "access_url": requester_link(tx, &outgoing.portal, ticket, person.id).await?,
+                "message": message_values(first_message),
+            });
+            outgoing
+                .send(tx, Event::TicketCreatedAutoresponse, &person, context)
+                .await?;
+        }
+    }
     for agent in &assigned {
         outgoing
             .agent_alert(tx, Event::TicketAssignedAlert, agent, ticket, None)
@@ -175,7 +206,7 @@ pub async fn agent_replied(
         let context = json!({
             "recipient": {"name": person.name},
             "ticket": ticket_values(ticket),
-            "access_url": requester_link(&outgoing.portal, ticket),
+            "access_url": requester_link(tx, &outgoing.portal, ticket, person.id).await?,
             "agent": {"name": agent_name},
             "message": message_values(entry),
         });
@@ -199,13 +230,59 @@ pub async fn ticket_closed(tx: &mut TenantTx, ticket: &Ticket) -> Result<(), Sto
         let context = json!({
             "recipient": {"name": person.name},
             "ticket": ticket_values(ticket),
-            "access_url": requester_link(&outgoing.portal, ticket),
+            "access_url": requester_link(tx, &outgoing.portal, ticket, person.id).await?,
         });
         outgoing
             .send(tx, Event::TicketClosed, person, context)
             .await?;
     }
     Ok(())
+}
+
+/// The portal's ticket-number-and-email form matched: `recipient` (the requester or one in
+/// copy) gets the `ticket.access_link` mail with a guest link to the ticket. Nothing is sent
+/// to someone who may not get mail (invalid or erased).
+pub async fn access_link(
+    tx: &mut TenantTx,
+    ticket: &Ticket,
+    recipient: Uuid,
+) -> Result<(), StoreError> {
+    let Some(person) = mutes::ticket_people(tx, ticket.id)
+        .await?
+        .into_iter()
+        .find(|person| person.id == recipient)
+    else {
+        return Ok(());
+    };
+    let Some(mut outgoing) = Outgoing::new(tx).await? else {
+        return Ok(());
+    };
+    let context = json!({
+        "recipient": {"name": person.name},
+        "ticket": ticket_values(ticket),
+        "access_url": requester_link(tx, &outgoing.portal, ticket, person.id).await?,
+    });
+    outgoing
+        .send(tx, Event::TicketAccessLink, &person, context)
+        .await
+}
+
+/// Whether a new ticket gets the autoresponse: only tickets end users opened themselves (the
+/// portal, later inbound mail), when the workspace sends it and the ticket's topic does not
+/// turn it off. Agents and API clients that open a ticket for someone send their own word.
+async fn autoresponds(tx: &mut TenantTx, ticket: &Ticket) -> Result<bool, StoreError> {
+    if !matches!(ticket.source, Source::Portal | Source::Email) {
+        return Ok(false);
+    }
+    if !store::portal_settings::load(tx).await?.autoresponse {
+        return Ok(false);
+    }
+    match &ticket.help_topic {
+        Some(topic) => Ok(store::help_topics::by_id(tx, topic.id)
+            .await?
+            .is_none_or(|topic| topic.autoresponse)),
+        None => Ok(true),
+    }
 }
 
 /// The assigned agent and the team's members who did not mute `kind`.

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::business_hours::{self, Calendar};
-use domain::custom_fields::{FieldEntity, apply_custom_values};
+use domain::custom_fields::{FieldDefinition, FieldEntity, apply_custom_values};
 use domain::ticket::{BodyFormat, MessageBody, Priority, Source, TicketState, TicketSubject};
 use domain::{EmailAddress, Permission, Validity};
 use serde_json::{Map, Value, json};
@@ -19,7 +19,7 @@ use store::tickets::{
 use store::{StoreError, TenantTx};
 use uuid::Uuid;
 
-use crate::ticket_notifications;
+use crate::{ticket_notifications, ticket_rules};
 
 /// Why a ticket action was refused.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,10 @@ pub enum TicketError {
     /// A rule of the workspace forbids it; the message says which.
     #[error("{0}")]
     Refused(String),
+    /// A ticket filter rejected the new ticket; the message is the filter's, for the creator
+    /// (422 in the API and the agent panel, a page of its own in the portal). Nothing is written.
+    #[error("{0}")]
+    Rejected(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -49,6 +53,9 @@ pub enum TicketActor {
         token: Uuid,
         agent: Option<Uuid>,
     },
+    /// An end user through the portal (signed in or by guest link); the caller has checked
+    /// that they may act on the ticket (see `crate::portal`).
+    EndUser(Uuid),
 }
 
 impl TicketActor {
@@ -56,11 +63,22 @@ impl TicketActor {
         match self {
             Self::Agent(id) => Some(id),
             Self::ApiToken { agent, .. } => agent,
+            Self::EndUser(_) => None,
+        }
+    }
+
+    fn end_user(self) -> Option<Uuid> {
+        match self {
+            Self::EndUser(id) => Some(id),
+            Self::Agent(_) | Self::ApiToken { .. } => None,
         }
     }
 
     fn author(self) -> Author {
-        self.agent().map_or(Author::Nobody, Author::Agent)
+        match self {
+            Self::EndUser(id) => Author::EndUser(id),
+            _ => self.agent().map_or(Author::Nobody, Author::Agent),
+        }
     }
 
     /// An event `{"field", "from", "to"}`, stamped with the token when a token acts.
@@ -238,8 +256,34 @@ pub async fn create(
         return Err(TicketError::Invalid(errors));
     };
 
+    // The workspace's rules see the values resolved so far and may change them (filters,
+    // account manager, primary contacts, field mapping; see crate::ticket_rules). A rejecting
+    // filter ends here, before anything is written.
+    let organization = ticket_rules::organization_of(tx, &requester).await?;
+    let mut draft = ticket_rules::Draft {
+        subject: subject.as_str().to_owned(),
+        message_text: body.text().to_owned(),
+        source: input.source,
+        requester,
+        organization,
+        department_id: department.id,
+        help_topic: topic.as_ref().map(|t| (t.id, t.name.clone())),
+        priority,
+        sla_plan_id: topic.as_ref().and_then(|t| t.sla_plan_id),
+        state: TicketState::Open,
+        status_id: None,
+        assignee_agent_id,
+        assignee_team_id,
+        collaborators,
+        custom,
+        assigned_by_request: input.assignee_agent_id.is_some()
+            || input.assignee_team_id.is_some(),
+    };
+    let rule_events = ticket_rules::apply(tx, &mut draft).await?;
+    let requester = &draft.requester;
+
     let now = Utc::now();
-    let plan = match topic.as_ref().and_then(|t| t.sla_plan_id) {
+    let plan = match draft.sla_plan_id {
         Some(id) => store::sla_plans::by_id(tx, id).await?,
         None => None,
     };
@@ -254,18 +298,18 @@ pub async fn create(
         tx,
         &NewTicket {
             subject: subject.as_str(),
-            state: TicketState::Open,
-            status_id: None,
-            priority,
+            state: draft.state,
+            status_id: draft.status_id,
+            priority: draft.priority,
             requester_id: requester.id,
             organization_id: requester.primary_organization.as_ref().map(|o| o.id),
-            department_id: department.id,
-            help_topic_id: topic.as_ref().map(|t| t.id),
-            assignee_agent_id,
-            assignee_team_id,
+            department_id: draft.department_id,
+            help_topic_id: draft.help_topic.as_ref().map(|t| t.0),
+            assignee_agent_id: draft.assignee_agent_id,
+            assignee_team_id: draft.assignee_team_id,
             sla_plan_id: plan.as_ref().map(|p| p.id),
             source: input.source,
-            custom: &custom,
+            custom: &draft.custom,
             first_response_due_at,
             resolution_due_at,
             created_by_agent_id: actor.agent(),
@@ -281,20 +325,26 @@ pub async fn create(
         &body,
     )
     .await?;
-    for collaborator in &collaborators {
+    for collaborator in &draft.collaborators {
         store::tickets::add_collaborator(tx, id, *collaborator).await?;
     }
-    let mut events = vec![actor.event("state", Value::Null, json!(TicketState::Open.as_str()))];
+    // What the creator asked for; then, by the system, what each rule did (named in the event).
+    let mut events = vec![actor.event("state", Value::Null, json!(draft.state.as_str()))];
     if let Some(agent) = assignee_agent_id {
         events.push(actor.event("assignee_agent_id", Value::Null, json!(agent)));
     }
     if let Some(team) = assignee_team_id {
         events.push(actor.event("assignee_team_id", Value::Null, json!(team)));
     }
-    for collaborator in &collaborators {
+    for collaborator in draft
+        .collaborators
+        .iter()
+        .filter(|c| input.collaborators.contains(c))
+    {
         events.push(actor.event("collaborators", Value::Null, json!(collaborator)));
     }
     store::ticket_thread::add_events(tx, id, actor.author(), &events).await?;
+    store::ticket_thread::add_events(tx, id, Author::Nobody, &rule_events).await?;
     let (ticket, entry) = finish_entry(tx, id, entry_id).await?;
     ticket_notifications::ticket_created(tx, &ticket, &entry, actor.agent()).await?;
     Ok(ticket)
@@ -381,6 +431,9 @@ pub struct TicketChanges {
     pub assignee_agent_id: Option<Option<Uuid>>,
     pub assignee_team_id: Option<Option<Uuid>>,
     pub custom: Option<Map<String, Value>>,
+    /// A new requester (a valid directory user): the ticket moves to their primary
+    /// organization and the mapped customer fields are filled from them (ticket_rules).
+    pub requester_id: Option<Uuid>,
     pub errors: Vec<(String, String)>,
 }
 
@@ -532,6 +585,49 @@ pub async fn change(
             Err(problems) => errors.extend(problems.into_iter().map(|p| (p.field, p.message))),
         }
     }
+    // The field mapping's events are the system's, written with the rule named.
+    let mut new_requester = None;
+    let mut rule_events = Vec::new();
+    if let Some(requester_id) = changes.requester_id
+        && requester_id != ticket.requester.id
+    {
+        match store::user_directory::by_id(tx, requester_id).await? {
+            Some(record) if record.erased_at.is_none() && record.validity == Validity::Valid => {
+                events.push(actor.event(
+                    "requester_id",
+                    json!(ticket.requester.id),
+                    json!(requester_id),
+                ));
+                let old_organization = ticket.organization.as_ref().map(|o| o.id);
+                let organization_id = record.primary_organization.as_ref().map(|o| o.id);
+                if organization_id != old_organization {
+                    events.push(actor.event(
+                        "organization_id",
+                        id_value(old_organization),
+                        id_value(organization_id),
+                    ));
+                }
+                let organization = ticket_rules::organization_of(tx, &record).await?;
+                ticket_rules::map_fields(
+                    tx,
+                    &record,
+                    organization.as_ref(),
+                    &mut write.custom,
+                    &mut rule_events,
+                )
+                .await?;
+                new_requester = Some((requester_id, organization_id));
+            }
+            Some(_) => errors.push((
+                "requester_id".into(),
+                "is erased or not valid in the directory and cannot be a requester".into(),
+            )),
+            None => errors.push((
+                "requester_id".into(),
+                "is not a user of this workspace".into(),
+            )),
+        }
+    }
     if !errors.is_empty() {
         return Err(TicketError::Invalid(errors));
     }
@@ -547,7 +643,7 @@ pub async fn change(
         if new_state == TicketState::Closed {
             write.closed_at = Some(now);
             write.closed_by_agent_id = actor.agent();
-            write.closed_by_end_user_id = None;
+            write.closed_by_end_user_id = actor.end_user();
         } else if ticket.state == TicketState::Closed {
             write.closed_at = None;
             write.closed_by_agent_id = None;
@@ -565,6 +661,10 @@ pub async fn change(
         return Err(TicketError::Stale);
     }
     store::ticket_thread::add_events(tx, id, actor.author(), &events).await?;
+    if let Some((requester_id, organization_id)) = new_requester {
+        store::field_mappings::set_requester(tx, id, requester_id, organization_id).await?;
+        store::ticket_thread::add_events(tx, id, Author::Nobody, &rule_events).await?;
+    }
     let changed = store::tickets::by_id(tx, TicketScope::All, id)
         .await?
         .ok_or(TicketError::NotFound)?;
@@ -663,7 +763,9 @@ fn push_due(
 }
 
 /// Adds an agent's (or a token's) reply to a ticket the caller sees. The first reply sets
-/// the first response time. A closed ticket takes no reply when the workspace says so.
+/// the first response time. An end user's message ([`TicketActor::EndUser`]) sets no response
+/// time and alerts the agents instead of mailing the requester. A closed ticket takes no
+/// reply when the workspace says so.
 pub async fn reply(
     tx: &mut TenantTx,
     scope: TicketScope,
@@ -689,14 +791,18 @@ pub async fn reply(
     let now = Utc::now();
     let mut write = TicketWrite::from(&ticket);
     write.last_message_at = Some(now);
-    if write.first_responded_at.is_none() {
+    // An end user's message is no response of the help desk.
+    if write.first_responded_at.is_none() && actor.end_user().is_none() {
         write.first_responded_at = Some(now);
     }
     if !store::tickets::save(tx, id, ticket.version, &write).await? {
         return Err(TicketError::Stale);
     }
     let (ticket, entry) = finish_entry(tx, id, entry_id).await?;
-    ticket_notifications::agent_replied(tx, &ticket, &entry).await?;
+    match actor {
+        TicketActor::EndUser(_) => ticket_notifications::user_replied(tx, &ticket, &entry).await?,
+        _ => ticket_notifications::agent_replied(tx, &ticket, &entry).await?,
+    }
     Ok((ticket, entry))
 }
 
@@ -786,11 +892,15 @@ pub const TICKET_SORTS: [(&str, TicketSort); 5] = [
 /// `department`, `assignee` (an agent id, `me` or `none`), `team`, `requester`,
 /// `organization`, `priority`, `overdue` (true/false), `created_from`, `created_to`,
 /// `updated_from`, `updated_to` (RFC 3339 or YYYY-MM-DD; `to` is exclusive, a date means
-/// up to the end of that day), `number`, `sort`, `limit`, `cursor`. Empty parameters are
-/// ignored. `me` is `caller_agent`; without one (an API token) it is refused.
+/// up to the end of that day), `number`, `q` (full text over subjects, messages and notes),
+/// `requester_q` (part of the requester's name, email, login or phone), `custom.<key>`,
+/// `custom.<key>.min`, `custom.<key>.max` (checked against `fields`, the active custom ticket
+/// fields), `sort`, `limit`, `cursor`. Empty parameters are ignored. `me` is
+/// `caller_agent`; without one (an API token) it is refused.
 pub fn ticket_query(
     pairs: &[(String, String)],
     caller_agent: Option<Uuid>,
+    fields: &[FieldDefinition],
 ) -> Result<TicketQuery, TicketError> {
     let mut query = TicketQuery::default();
     let mut errors: Vec<(String, String)> = Vec::new();
@@ -862,6 +972,8 @@ pub fn ticket_query(
                 Ok(number) if number > 0 => query.number = Some(number),
                 _ => invalid(name, "must be a ticket number"),
             },
+            "q" => query.text = Some(value.chars().take(200).collect()),
+            "requester_q" => query.requester_text = Some(value.chars().take(200).collect()),
             "sort" => {
                 let (descending, field) = match value.strip_prefix('-') {
                     Some(field) => (true, field),
@@ -886,7 +998,14 @@ pub fn ticket_query(
                 Some(after) => query.after = Some(after),
                 None => invalid(name, "is not a cursor this list gave out"),
             },
-            _ => invalid(name, "is not a known filter"),
+            other => match other.strip_prefix("custom.") {
+                Some(rest) => match crate::directory::custom_filter(rest, value, fields, "tickets")
+                {
+                    Ok(filter) => query.custom.push(filter),
+                    Err(message) => invalid(name, &message),
+                },
+                None => invalid(name, "is not a known filter"),
+            },
         }
     }
     // A cursor is only meaningful for the sort it came from; a bad pairing is refused by the
@@ -951,6 +1070,7 @@ mod tests {
                 ("number", "#42"),
             ]),
             Some(me),
+            &[],
         )
         .expect("query");
         assert_eq!(query.states, vec![TicketState::Open, TicketState::Pending]);
@@ -965,6 +1085,7 @@ mod tests {
         let Err(TicketError::Invalid(errors)) = ticket_query(
             &pairs(&[("state", "done"), ("assignee", "me"), ("colour", "red")]),
             None,
+            &[],
         ) else {
             panic!("bad parameters pass");
         };

@@ -6,19 +6,24 @@ pub mod attachments;
 pub mod auth;
 pub mod departments;
 pub mod email_templates;
+pub mod field_mappings;
 pub mod fields;
 pub mod groups;
+pub mod guest_links;
 pub mod help_topics;
 pub mod imports;
 pub mod json;
 pub mod me;
 pub mod organizations;
 pub mod page;
+pub mod portal_settings;
 pub mod roles;
 pub mod settings;
+pub mod sign_in_providers;
 pub mod sla_plans;
 pub mod statuses;
 pub mod teams;
+pub mod ticket_filters;
 pub mod tickets;
 pub mod user_invitations;
 pub mod users;
@@ -63,12 +68,19 @@ use crate::error::{ApiError, FieldError, Problem};
         departments::list, departments::show, departments::create, departments::update, departments::delete,
         departments::add_agent, departments::remove_agent,
         teams::list, teams::show, teams::create, teams::update, teams::delete, teams::add_member, teams::remove_member,
+        sign_in_providers::list, sign_in_providers::show, sign_in_providers::create, sign_in_providers::update,
+        sign_in_providers::delete, sign_in_providers::test_connection, sign_in_providers::look_up,
+        sign_in_providers::show_settings, sign_in_providers::update_settings,
         sla_plans::business_hours, sla_plans::save_business_hours,
         sla_plans::list, sla_plans::show, sla_plans::create, sla_plans::update, sla_plans::delete,
         help_topics::list, help_topics::show, help_topics::create, help_topics::update, help_topics::delete,
         help_topics::grant, help_topics::revoke,
         statuses::list, statuses::show, statuses::create, statuses::update, statuses::delete,
         statuses::ticket_settings, statuses::update_ticket_settings,
+        ticket_filters::list, ticket_filters::show, ticket_filters::create, ticket_filters::update, ticket_filters::delete, ticket_filters::test,
+        field_mappings::list, field_mappings::create, field_mappings::delete,
+        guest_links::list, guest_links::create, guest_links::revoke,
+        portal_settings::show, portal_settings::update,
         crate::health::healthz, crate::health::readyz, openapi_json),
     components(schemas(Problem, FieldError, me::Me, me::TokenSummary, me::TenantSummary, settings::SettingsBody, settings::SettingsPatch,
         email_templates::EmailTemplateList, email_templates::EmailTemplateSummary, email_templates::TemplateVariable,
@@ -88,9 +100,14 @@ use crate::error::{ApiError, FieldError, Problem};
         groups::OrganizationRef, groups::OrganizationGrantBody, groups::OrganizationGrantList,
         crate::imports::Report, crate::imports::RowError,
         departments::DepartmentBody, departments::DepartmentInput, teams::TeamBody, teams::TeamInput,
+        sign_in_providers::SignInProviderBody, sign_in_providers::SignInProviderInput, sign_in_providers::ToolResult,
+        sign_in_providers::LookUpInput, sign_in_providers::SignInSettingsBody,
         sla_plans::SlaPlanBody, sla_plans::SlaPlanInput, sla_plans::BusinessHoursBody, sla_plans::OpeningSpan,
         sla_plans::HolidayBody, help_topics::HelpTopicBody, help_topics::HelpTopicInput, help_topics::GrantBody,
         help_topics::GrantInput, statuses::StatusBody, statuses::StatusInput, statuses::TicketSettingsBody,
+        guest_links::GuestLinkBody, guest_links::MintedBody, guest_links::GuestLinkList,
+        portal_settings::PortalSettingsBody,
+        ticket_filters::TicketFilterBody, ticket_filters::TicketFilterInput, ticket_filters::TestInput, ticket_filters::TestResult, ticket_filters::ConditionResult, field_mappings::FieldMappingBody, field_mappings::FieldMappingInput,
     )),
     modifiers(&BearerAuth),
 )]
@@ -236,6 +253,28 @@ pub fn tenant_routes() -> Router<AppState> {
         )
         .route("/teams", get(teams::list).post(teams::create))
         .route(
+            "/sign-in-providers",
+            get(sign_in_providers::list).post(sign_in_providers::create),
+        )
+        .route(
+            "/sign-in-providers/{id}",
+            get(sign_in_providers::show)
+                .patch(sign_in_providers::update)
+                .delete(sign_in_providers::delete),
+        )
+        .route(
+            "/sign-in-providers/{id}/test-connection",
+            post(sign_in_providers::test_connection),
+        )
+        .route(
+            "/sign-in-providers/{id}/look-up",
+            post(sign_in_providers::look_up),
+        )
+        .route(
+            "/sign-in-settings",
+            get(sign_in_providers::show_settings).patch(sign_in_providers::update_settings),
+        )
+        .route(
             "/teams/{id}",
             get(teams::show).patch(teams::update).delete(teams::delete),
         )
@@ -278,6 +317,23 @@ pub fn tenant_routes() -> Router<AppState> {
         .route(
             "/ticket-settings",
             get(statuses::ticket_settings).patch(statuses::update_ticket_settings),
+        )
+        .route("/ticket-filters", get(ticket_filters::list).post(ticket_filters::create))
+        .route("/ticket-filters/{id}", get(ticket_filters::show).patch(ticket_filters::update).delete(ticket_filters::delete))
+        .route("/ticket-filters/{id}/test", post(ticket_filters::test))
+        .route("/ticket-field-mappings", get(field_mappings::list).post(field_mappings::create))
+        .route("/ticket-field-mappings/{id}", delete(field_mappings::delete))
+        .route(
+            "/tickets/{id}/guest-links",
+            get(guest_links::list).post(guest_links::create),
+        )
+        .route(
+            "/tickets/{id}/guest-links/{link_id}",
+            delete(guest_links::revoke),
+        )
+        .route(
+            "/portal-settings",
+            get(portal_settings::show).patch(portal_settings::update),
         )
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found)

@@ -254,6 +254,7 @@ impl From<TicketError> for ApiError {
                 "The ticket was changed since you read it; read it again and retry.".into(),
             ),
             TicketError::Refused(message) => Self::Refused(message),
+            TicketError::Rejected(message) => Self::Validation(vec![FieldError { field: "ticket".into(), message }]),
             TicketError::Store(error) => error.into(),
         }
     }
@@ -598,6 +599,9 @@ async fn replay(
         ("updated_from" = Option<String>, Query, description = "Changed at or after"),
         ("updated_to" = Option<String>, Query, description = "Changed before"),
         ("number" = Option<i64>, Query, description = "The ticket with this number"),
+        ("q" = Option<String>, Query, description = "Full text over subjects, messages and notes: words, \"phrases\", -excluded, or; `print*` matches prefixes", example = "printer -toner"),
+        ("requester_q" = Option<String>, Query, description = "Part of the requester's name, email, login or phone; `*` is a wildcard"),
+        ("custom.{key}" = Option<String>, Query, description = "A custom ticket field equals this; `custom.{key}.min` / `.max` bound number, decimal and date fields"),
         ("sort" = Option<String>, Query, description = "updated, created, number, priority, due; prefix - to reverse"),
         ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
         ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page"),
@@ -614,10 +618,10 @@ pub async fn list(
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
             .map_err(|_| ApiError::BadRequest("The query string is malformed.".into()))?;
-    let query = tickets::ticket_query(&pairs, None)?;
     let mut tx = state.store.begin_tenant(caller.tenant.id).await?;
-    let page = store::tickets::list(&mut tx, scope, &query).await?;
     let fields = store::custom_fields::active(&mut tx, FieldEntity::Ticket).await?;
+    let query = tickets::ticket_query(&pairs, None, &fields)?;
+    let page = store::tickets::list(&mut tx, scope, &query).await?;
     tx.commit().await?;
     Ok(Json(Page {
         data: page
@@ -684,6 +688,7 @@ pub async fn update(
             "assignee_agent_id",
             "assignee_team_id",
             "custom",
+            "requester_id",
         ],
     );
     let version = match object.get("version") {
@@ -710,6 +715,7 @@ pub async fn update(
         department_id: reader.id("department_id"),
         assignee_agent_id: reader.nullable_id("assignee_agent_id"),
         assignee_team_id: reader.nullable_id("assignee_team_id"),
+        requester_id: reader.id("requester_id"),
         custom: match object.get("custom") {
             None => None,
             Some(Value::Object(values)) => Some(values.clone()),

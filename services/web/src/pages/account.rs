@@ -342,6 +342,8 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     notice: Option<&'a str>,
     registration_open: bool,
+    /// Provider buttons, the password form, the email-first step (issue #8).
+    options: crate::sign_in::LoginOptions,
 }
 
 #[derive(Deserialize, Default)]
@@ -354,6 +356,9 @@ pub struct LoginQuery {
     reset: Option<String>,
     #[serde(default)]
     invited: Option<String>,
+    /// The email-first step: routed to the provider of the email's domain, if any.
+    #[serde(default)]
+    email: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -371,7 +376,15 @@ pub async fn login_form(
     CurrentTenant(tenant): CurrentTenant,
     CsrfToken(csrf): CsrfToken,
     Query(query): Query<LoginQuery>,
-) -> Result<Html<String>, PageError> {
+) -> Result<Response, PageError> {
+    let who = store::sign_in_providers::SignInAudience::EndUsers;
+    let email = query.email.as_deref().unwrap_or_default().trim();
+    if !email.is_empty()
+        && let Some(target) =
+            crate::sign_in::email_first_target(&state, &tenant, who, email, &query.next).await?
+    {
+        return Ok(Redirect::to(&target).into_response());
+    }
     let settings = state.settings.get(&state.store, tenant.id).await?;
     let notice = if query.signed_out.is_some() {
         Some("You are signed out.")
@@ -382,15 +395,17 @@ pub async fn login_form(
     } else {
         None
     };
-    render(&LoginPage {
+    Ok(render(&LoginPage {
         brand: Brand::from(settings.as_ref()),
         csrf: &csrf,
-        email: "",
+        email,
         next: &query.next,
         error: None,
         notice,
         registration_open: RegistrationMode::of(&settings).registration_open(),
-    })
+        options: crate::sign_in::login_options(&state, &tenant, who, &query.next).await?,
+    })?
+    .into_response())
 }
 
 pub async fn login(
@@ -407,10 +422,16 @@ pub async fn login(
         return Err(refused);
     }
 
+    let who = store::sign_in_providers::SignInAudience::EndUsers;
     let mut tx = state.store.begin_tenant(tenant.id).await?;
+    // With the password off for end users no stored hash is consulted; the dummy
+    // verification keeps the timing the same.
+    let password_on = store::sign_in_providers::password_sign_in(&mut tx)
+        .await?
+        .allows(who);
     let user = store::end_users::by_email_or_login(&mut tx, &form.email)
         .await?
-        .filter(|u| u.status == EndUserStatus::Active);
+        .filter(|u| u.status == EndUserStatus::Active && password_on);
     let verified = state
         .passwords
         .verify(
@@ -430,6 +451,43 @@ pub async fn login(
                 _ => SIGN_IN_FAILED,
             };
             tx.commit().await?;
+            // Then the end users' LDAP directories, in order.
+            let error = if error == SIGN_IN_FAILED {
+                let directory = crate::sign_in::directory_sign_in(
+                    &state,
+                    &tenant,
+                    who,
+                    form.email.trim(),
+                    &form.password,
+                )
+                .await?;
+                match directory {
+                    crate::sign_in::DirectoryOutcome::SignedIn(signed_in) => {
+                        attempt.succeeded(&state).await;
+                        telemetry::sign_in(SignInKind::EndUser, SignInResult::Success);
+                        let next = (!form.next.is_empty()).then_some(form.next.as_str());
+                        return crate::sign_in::accounts::start_session(
+                            &state, &tenant, jar, signed_in, next,
+                        )
+                        .await;
+                    }
+                    crate::sign_in::DirectoryOutcome::Refused(refusal) => {
+                        attempt.failed(&state).await;
+                        telemetry::sign_in(SignInKind::EndUser, SignInResult::Failure);
+                        return Ok(crate::sign_in::accounts::refusal_page(
+                            &state,
+                            &tenant,
+                            refusal.message(),
+                        ));
+                    }
+                    crate::sign_in::DirectoryOutcome::Unreachable => {
+                        "The directory that checks your password cannot be reached. Please try again later."
+                    }
+                    crate::sign_in::DirectoryOutcome::NoMatch => SIGN_IN_FAILED,
+                }
+            } else {
+                error
+            };
             attempt.failed(&state).await;
             telemetry::sign_in(SignInKind::EndUser, SignInResult::Failure);
             let settings = state.settings.get(&state.store, tenant.id).await?;
@@ -441,6 +499,7 @@ pub async fn login(
                 error: Some(error),
                 notice: None,
                 registration_open: RegistrationMode::of(&settings).registration_open(),
+                options: crate::sign_in::login_options(&state, &tenant, who, &form.next).await?,
             };
             return Ok(render(&page)?.into_response());
         }

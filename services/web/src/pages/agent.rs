@@ -36,6 +36,8 @@ struct LoginPage<'a> {
     next: &'a str,
     error: Option<&'a str>,
     notice: Option<&'a str>,
+    /// Provider buttons, the password form, the email-first step (issue #8).
+    options: crate::sign_in::LoginOptions,
 }
 
 #[derive(Deserialize, Default)]
@@ -46,6 +48,9 @@ pub struct LoginQuery {
     signed_out: Option<String>,
     #[serde(default)]
     welcome: Option<String>,
+    /// The email-first step: routed to the provider of the email's domain, if any.
+    #[serde(default)]
+    email: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -83,7 +88,15 @@ pub async fn login_form(
     CurrentTenant(tenant): CurrentTenant,
     CsrfToken(csrf): CsrfToken,
     Query(query): Query<LoginQuery>,
-) -> Result<Html<String>, PageError> {
+) -> Result<Response, PageError> {
+    let who = store::sign_in_providers::SignInAudience::Agents;
+    let email = query.email.as_deref().unwrap_or_default().trim();
+    if !email.is_empty()
+        && let Some(target) =
+            crate::sign_in::email_first_target(&state, &tenant, who, email, &query.next).await?
+    {
+        return Ok(Redirect::to(&target).into_response());
+    }
     let notice = if query.signed_out.is_some() {
         Some("You are signed out.")
     } else if query.welcome.is_some() {
@@ -91,14 +104,16 @@ pub async fn login_form(
     } else {
         None
     };
-    render(&LoginPage {
+    Ok(render(&LoginPage {
         brand: brand(&state, &tenant).await?,
         csrf: &csrf,
-        email: "",
+        email,
         next: &query.next,
         error: None,
         notice,
-    })
+        options: crate::sign_in::login_options(&state, &tenant, who, &query.next).await?,
+    })?
+    .into_response())
 }
 
 pub async fn login(
@@ -116,10 +131,16 @@ pub async fn login(
         return Err(refused);
     }
 
+    let who = store::sign_in_providers::SignInAudience::Agents;
     let mut tx = state.store.begin_tenant(tenant.id).await?;
+    // With the password off for agents ("agents must use SSO") no stored hash is consulted;
+    // the dummy verification keeps the timing the same.
+    let password_on = store::sign_in_providers::password_sign_in(&mut tx)
+        .await?
+        .allows(who);
     let agent = store::agents::by_email(&mut tx, &email)
         .await?
-        .filter(|a| a.status == AgentStatus::Active);
+        .filter(|a| a.status == AgentStatus::Active && password_on);
     let verified = state
         .passwords
         .verify(
@@ -132,6 +153,41 @@ pub async fn login(
         (Some(agent), Verified::Yes { rehashed }) => (agent, rehashed),
         _ => {
             tx.commit().await?;
+            // Then the agents' LDAP directories, in order.
+            let directory = crate::sign_in::directory_sign_in(
+                &state,
+                &tenant,
+                who,
+                form.email.trim(),
+                &form.password,
+            )
+            .await?;
+            let error = match directory {
+                crate::sign_in::DirectoryOutcome::SignedIn(signed_in) => {
+                    attempt.succeeded(&state).await;
+                    sign_in(SignInKind::Agent, SignInResult::Success);
+                    let next = (!form.next.is_empty()).then_some(form.next.as_str());
+                    return crate::sign_in::accounts::start_session(
+                        &state, &tenant, jar, signed_in, next,
+                    )
+                    .await;
+                }
+                crate::sign_in::DirectoryOutcome::Refused(refusal) => {
+                    attempt.failed(&state).await;
+                    sign_in(SignInKind::Agent, SignInResult::Failure);
+                    return Ok(crate::sign_in::accounts::refusal_page(
+                        &state,
+                        &tenant,
+                        refusal.message(),
+                    ));
+                }
+                crate::sign_in::DirectoryOutcome::Unreachable => {
+                    "The directory that checks your password cannot be reached. Please try again later."
+                }
+                crate::sign_in::DirectoryOutcome::NoMatch => {
+                    "The email address or password is incorrect."
+                }
+            };
             attempt.failed(&state).await;
             sign_in(SignInKind::Agent, SignInResult::Failure);
             let page = LoginPage {
@@ -139,8 +195,9 @@ pub async fn login(
                 csrf: &csrf,
                 email: form.email.trim(),
                 next: &form.next,
-                error: Some("The email address or password is incorrect."),
+                error: Some(error),
                 notice: None,
+                options: crate::sign_in::login_options(&state, &tenant, who, &form.next).await?,
             };
             return Ok(render(&page)?.into_response());
         }

@@ -88,6 +88,7 @@ fn alert_of(error: TicketError) -> Result<String, PageError> {
             "Someone changed this ticket meanwhile. Nothing was saved; look again and retry.".into()
         }
         TicketError::Refused(message) => message,
+        TicketError::Rejected(message) => format!("The ticket was not created: {message}"),
         TicketError::NotFound => return Err(PageError::NotFound),
         TicketError::Store(error) => return Err(error.into()),
     })
@@ -133,6 +134,8 @@ struct QueuePage<'a> {
     notice: Option<String>,
     state: String,
     priority: String,
+    /// The full-text search typed in the queue's search box.
+    search: String,
     department: String,
     back: String,
     departments: Vec<(Uuid, String)>,
@@ -213,6 +216,8 @@ pub async fn queues(
         params.push(("department".into(), department_filter.clone()));
     }
     params.push(("priority".into(), priority_filter.clone()));
+    let search = get(&pairs, "q");
+    params.push(("q".into(), search.clone()));
     params.push(("cursor".into(), get(&pairs, "cursor")));
 
     let mut tx = state.store.begin_tenant(agent.tenant.id).await?;
@@ -221,20 +226,22 @@ pub async fn queues(
     let agents = store::agents::list(&mut tx).await?;
     let counts = store::tickets::queue_counts(&mut tx, scope, agent.agent.id, closed_since).await?;
     let mut errors = Vec::new();
-    let (tickets, next) = match workflow::ticket_query(&params, Some(agent.agent.id)) {
-        Ok(query) => {
-            let page = store::tickets::list_in_queue(&mut tx, scope, &query, condition).await?;
-            (page.items, page.next)
-        }
-        Err(TicketError::Invalid(problems)) => {
-            errors = problems
-                .into_iter()
-                .map(|(field, message)| format!("{field} {message}"))
-                .collect();
-            (Vec::new(), None)
-        }
-        Err(other) => return Err(alert_of(other).map_or_else(|e| e, PageError::BadRequest)),
-    };
+    let ticket_fields = store::custom_fields::active(&mut tx, FieldEntity::Ticket).await?;
+    let (tickets, next) =
+        match workflow::ticket_query(&params, Some(agent.agent.id), &ticket_fields) {
+            Ok(query) => {
+                let page = store::tickets::list_in_queue(&mut tx, scope, &query, condition).await?;
+                (page.items, page.next)
+            }
+            Err(TicketError::Invalid(problems)) => {
+                errors = problems
+                    .into_iter()
+                    .map(|(field, message)| format!("{field} {message}"))
+                    .collect();
+                (Vec::new(), None)
+            }
+            Err(other) => return Err(alert_of(other).map_or_else(|e| e, PageError::BadRequest)),
+        };
     tx.commit().await?;
 
     let department_name: HashMap<Uuid, String> =
@@ -310,7 +317,11 @@ pub async fn queues(
     let kept: Vec<(String, String)> = pairs
         .iter()
         .filter(|(n, v)| {
-            !v.is_empty() && matches!(n.as_str(), "queue" | "state" | "priority" | "department")
+            !v.is_empty()
+                && matches!(
+                    n.as_str(),
+                    "queue" | "state" | "priority" | "department" | "q"
+                )
         })
         .cloned()
         .collect();
@@ -357,6 +368,7 @@ pub async fn queues(
         state: state_filter,
         priority: priority_filter,
         department: department_filter,
+        search,
         back,
         departments: departments.iter().map(|d| (d.id, d.name.clone())).collect(),
         agents: agents

@@ -1,0 +1,991 @@
+//! Tickets benchmark: 10,000 tenants and 10 million tickets, one tenant with a million tickets
+//! and five million messages. Measures ticket creation through the API (the real web app served
+//! in process), the big tenant's queue pages and queue counts, the ticket page and search, and
+//! what row-level security costs: the same statements run as the runtime role with the tenant
+//! set, and as a role that bypasses RLS with the explicit `tenant_id = $n` the policy would add.
+//! Plans come from auto_explain (ANALYZE, BUFFERS) as the runtime role. Prints Markdown for
+//! `docs/benchmarks.md` on stdout and progress on stderr.
+//!
+//! ```text
+//! cargo run --release -p bench --bin tickets -- [--tenants N] [--tickets N] [--big-tickets N] ...
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bench::database::{self, Database};
+use bench::latency::{Latencies, ms};
+use chrono::Utc;
+use clap::Parser;
+use domain::TenantId;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use store::search::CustomFilter;
+use store::tickets::{AssigneeFilter, TicketQuery, TicketScope};
+use store::{Owner, Store};
+use tenantdesk::embedded_postgres::{Claim, EmbeddedPostgres, Options};
+use uuid::Uuid;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tickets",
+    about = "Measures tickets at 10 million: API creation, queues, counts, search, RLS cost"
+)]
+struct Args {
+    /// Runtime-role URL of an existing, dedicated database (instead of a throwaway cluster).
+    #[arg(long, env = "BENCH_DATABASE_URL", requires = "owner_url")]
+    database_url: Option<String>,
+    /// Owner-role URL of that database (a superuser: it seeds with INSERT ... SELECT, drops and
+    /// rebuilds the ticket tables' secondary indexes and foreign keys around the load, runs the
+    /// explicit-filter side of the RLS comparison, and turns auto_explain on for a moment).
+    #[arg(long, env = "BENCH_OWNER_URL", requires = "database_url")]
+    owner_url: Option<String>,
+    /// Tenants in all, the big one included.
+    #[arg(long, default_value_t = 10_000)]
+    tenants: usize,
+    /// Tickets in all, the big tenant's included.
+    #[arg(long, default_value_t = 10_000_000)]
+    tickets: u64,
+    /// Tickets of the big tenant.
+    #[arg(long, default_value_t = 1_000_000)]
+    big_tickets: u64,
+    /// Messages of the big tenant (each ticket has its first; the rest are replies spread
+    /// over its tickets). Every ticket of the other tenants has its first message.
+    #[arg(long, default_value_t = 5_000_000)]
+    messages: u64,
+    /// Timed reads per row of the read tables.
+    #[arg(long, default_value_t = 50)]
+    samples: usize,
+    /// Untimed reads before each row (prepared statements, plan cache, buffer cache).
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Client concurrencies of the API creation runs.
+    #[arg(long, value_delimiter = ',', default_value = "8,32")]
+    concurrency: Vec<usize>,
+    /// Timed ticket creations per concurrency and target (0 skips the creation runs).
+    #[arg(long, default_value_t = 2_000)]
+    creations: usize,
+    /// Connections of the in-process web app's runtime pool.
+    #[arg(long, default_value_t = 16)]
+    pool_size: u32,
+    /// Skip the plans (auto_explain) part.
+    #[arg(long)]
+    no_explain: bool,
+    /// shared_buffers of the throwaway cluster (set with ALTER SYSTEM and a restart before
+    /// seeding); the server's default (128MB) when not given.
+    #[arg(long, conflicts_with = "database_url")]
+    shared_buffers: Option<String>,
+    /// Seconds to keep the throwaway cluster running after the results (its URLs go to
+    /// stderr), for a look with psql.
+    #[arg(long, default_value_t = 0)]
+    hold_seconds: u64,
+    /// Seed of the data generator (PostgreSQL's setseed; the same seed gives the same data).
+    #[arg(long, default_value_t = 0.2026)]
+    seed: f64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.tenants < 2
+        || args.big_tickets < 1_000
+        || args.tickets < args.big_tickets + (args.tenants as u64 - 1) * 10
+        || args.messages < args.big_tickets
+        || args.samples == 0
+        || !(-1.0..=1.0).contains(&args.seed)
+        || args.concurrency.iter().any(|&c| c == 0)
+    {
+        bail!(
+            "need --tenants >= 2, --big-tickets >= 1000, --tickets >= --big-tickets + 10 per \
+             other tenant, --messages >= --big-tickets, --samples > 0, --seed in [-1, 1], \
+             positive --concurrency"
+        );
+    }
+    let suffix = Uuid::new_v4().simple().to_string();
+    let scratch = std::env::temp_dir().join(format!("tenantdesk-bench-{}", &suffix[..12]));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let database = match (&args.database_url, &args.owner_url) {
+        (Some(runtime), Some(owner)) => Database::external(owner.clone(), runtime.clone()),
+        _ => {
+            eprintln!(
+                "starting a throwaway PostgreSQL cluster in {}",
+                scratch.display()
+            );
+            Database::embedded(&scratch.join("db"), false)?
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("building the tokio runtime")?;
+    let database = match (&args.shared_buffers, database) {
+        (Some(size), Database::Embedded { mut cluster, dir }) => {
+            runtime.block_on(set_shared_buffers(&cluster.owner_url(), size))?;
+            cluster.stop();
+            drop(cluster);
+            eprintln!("restarting the cluster with shared_buffers = {size}");
+            let cluster =
+                EmbeddedPostgres::start(&dir, Claim::Exclusive, Options { durable: false })
+                    .context("restarting the throwaway PostgreSQL cluster")?;
+            Database::Embedded { cluster, dir }
+        }
+        (_, database) => database,
+    };
+    let outcome = runtime.block_on(run(&args, &database, &scratch));
+    drop(runtime);
+    database.stop();
+    if let Err(error) = std::fs::remove_dir_all(&scratch) {
+        eprintln!("could not remove {}: {error}", scratch.display());
+    }
+    outcome
+}
+
+async fn run(args: &Args, database: &Database, scratch: &std::path::Path) -> anyhow::Result<()> {
+    let owner = Owner::connect(&database.owner_url())
+        .await
+        .context("connecting as the owner")?;
+    owner.migrate().await.context("migrating")?;
+    let admin = database::owner_pool(&database.owner_url()).await?;
+
+    let mut out = String::new();
+    writeln!(out, "- command: `{}`", command_line())?;
+    writeln!(out, "- machine: {}", bench::machine::describe())?;
+    writeln!(
+        out,
+        "- PostgreSQL: {} ({})",
+        match database {
+            Database::Embedded { .. } => "throwaway cluster from the machine's binaries",
+            Database::External { .. } => "existing server",
+        },
+        database::describe_server(&admin).await?
+    )?;
+
+    let started = Instant::now();
+    let plans = create_tenants(&owner, args).await?;
+    let tenants_seconds = started.elapsed().as_secs_f64();
+    let seeded = seed(&admin, args, &plans).await?;
+    let big = &plans[0];
+    writeln!(
+        out,
+        "- data: {} tenants, {} tickets; the big tenant: {} tickets, {} messages, {} end users, \
+         {} agents in {} departments and {} teams; the other {} tenants: {} to {} tickets each \
+         (one message each), {} to {} end users, {} agents; open or pending: {:.1}% of the big \
+         tenant's tickets ({} tickets)",
+        plans.len(),
+        plans.iter().map(|p| p.tickets).sum::<u64>(),
+        big.tickets,
+        seeded.big_messages,
+        big.users,
+        big.agents,
+        big.departments,
+        big.teams,
+        plans.len() - 1,
+        plans[1..].iter().map(|p| p.tickets).min().unwrap_or(0),
+        plans[1..].iter().map(|p| p.tickets).max().unwrap_or(0),
+        plans[1..].iter().map(|p| p.users).min().unwrap_or(0),
+        plans[1..].iter().map(|p| p.users).max().unwrap_or(0),
+        plans.get(1).map_or(0, |p| p.agents),
+        seeded.big_active as f64 * 100.0 / big.tickets as f64,
+        seeded.big_active,
+    )?;
+    writeln!(
+        out,
+        "- seeding (INSERT ... SELECT from generate_series as the owner, secondary indexes and \
+         foreign keys of the ticket tables dropped meanwhile): tenants {tenants_seconds:.0} s, \
+         people and configuration {:.0} s, tickets {:.0} s, messages {:.0} s, indexes {:.0} s, \
+         foreign keys (validated) {:.0} s, VACUUM ANALYZE {:.0} s",
+        seeded.people_seconds,
+        seeded.tickets_seconds,
+        seeded.messages_seconds,
+        seeded.index_seconds,
+        seeded.foreign_key_seconds,
+        seeded.analyze_seconds,
+    )?;
+    writeln!(out, "- sizes: {}", relation_sizes(&admin).await?)?;
+
+    let runtime_store = Store::connect(&database.runtime_url(), 2)
+        .await
+        .context("connecting as the runtime role")?;
+    let inputs = Inputs::sample(&admin, big, args.samples + args.warmup).await?;
+
+    if args.creations > 0 {
+        eprintln!("API creations");
+        match time_creations(args, database, &owner, &admin, &plans, scratch).await {
+            Ok(table) => out.push_str(&table),
+            Err(error) => {
+                eprintln!("creations not measured: {error:#}");
+                writeln!(out, "\nCreations not measured: {error:#}")?;
+            }
+        }
+    }
+
+    eprintln!("counting what each search matches");
+    let matches = inputs.count_matches(&admin).await?;
+    let mut rows = Vec::new();
+    for read in Read::ALL {
+        eprintln!("timing: {}", read.label());
+        rows.push(match time_read(&runtime_store, read, &inputs, args).await {
+            Ok(latencies) => (read, Ok(latencies)),
+            Err(error) => {
+                eprintln!("{}: {error:#}", read.label());
+                (read, Err(format!("{error:#}")))
+            }
+        });
+    }
+    out.push_str(&reads_table(&rows, &matches));
+
+    eprintln!("RLS against an explicit tenant filter");
+    let runtime_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&database.runtime_url())
+        .await
+        .context("a plain runtime-role pool")?;
+    out.push_str(&compare_rls(&runtime_pool, &admin, &inputs, args).await?);
+
+    if !args.no_explain {
+        eprintln!("capturing plans with auto_explain");
+        match capture_plans(database, &admin, &inputs).await {
+            Ok(plans) => out.push_str(&plans),
+            Err(error) => {
+                eprintln!("plans not captured: {error:#}");
+                writeln!(out, "\nPlans not captured: {error:#}")?;
+            }
+        }
+    }
+    println!("{out}");
+    if args.hold_seconds > 0 {
+        eprintln!(
+            "holding the cluster for {} s: owner {} runtime {}",
+            args.hold_seconds,
+            database.owner_url(),
+            database.runtime_url()
+        );
+        tokio::time::sleep(Duration::from_secs(args.hold_seconds)).await;
+    }
+    Ok(())
+}
+
+async fn set_shared_buffers(owner_url: &str, size: &str) -> anyhow::Result<()> {
+    let admin = database::owner_pool(owner_url).await?;
+    sqlx::query(&format!(
+        "alter system set shared_buffers = '{}'",
+        size.replace('\'', "")
+    ))
+    .execute(&admin)
+    .await
+    .context("alter system set shared_buffers")?;
+    admin.close().await;
+    Ok(())
+}
+
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!(
+        "cargo run --release -p bench --bin tickets -- {}",
+        args.join(" ")
+    )
+    .trim_end()
+    .trim_end_matches(" --")
+    .to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tenants and their shapes
+
+/// One tenant's size and shape; ids inside it are derived from (tenant, kind, index), so the
+/// generator never has to look them up.
+#[derive(Clone, Debug)]
+struct TenantPlan {
+    tenant: TenantId,
+    slug: String,
+    tickets: u64,
+    users: u64,
+    departments: u64,
+    agents: u64,
+    teams: u64,
+}
+
+/// The big tenant first, then the others: their tickets follow a long tail (weight
+/// 1/sqrt(rank)), so a few small tenants have tens of thousands and most a few hundred.
+async fn create_tenants(owner: &Owner, args: &Args) -> anyhow::Result<Vec<TenantPlan>> {
+    eprintln!("creating {} tenants", args.tenants);
+    let small = args.tenants - 1;
+    let rest = args.tickets - args.big_tickets;
+    let weights: Vec<f64> = (1..=small).map(|rank| 1.0 / (rank as f64).sqrt()).collect();
+    let total: f64 = weights.iter().sum();
+    let mut counts: Vec<u64> = weights
+        .iter()
+        .map(|w| ((rest as f64 * w / total).floor() as u64).max(10))
+        .collect();
+    // Whatever rounding left over (or took too much) goes to the largest small tenant.
+    let assigned: u64 = counts.iter().sum();
+    if let Some(first) = counts.first_mut() {
+        *first = (*first + rest).saturating_sub(assigned).max(10);
+    }
+
+    // Tenants are created through the store (settings, default department, roles), a few at a
+    // time.
+    let next = Arc::new(AtomicUsize::new(0));
+    let created = Arc::new(Mutex::new(vec![None; args.tenants]));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let owner = owner.clone();
+        let next = next.clone();
+        let created = created.clone();
+        let count = args.tenants;
+        workers.spawn(async move {
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= count {
+                    return anyhow::Ok(());
+                }
+                let purpose = if index == 0 {
+                    "big".to_owned()
+                } else {
+                    format!("t{index}")
+                };
+                let tenant = database::create_tenant(&owner, &purpose).await?;
+                if index % 1_000 == 999 {
+                    eprintln!("  {} tenants", index + 1);
+                }
+                created.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(tenant);
+            }
+        });
+    }
+    while let Some(joined) = workers.join_next().await {
+        joined.context("a tenant-creating task")??;
+    }
+    let ids: Vec<TenantId> = created
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|id| id.context("a tenant was not created"))
+        .collect::<anyhow::Result<_>>()?;
+    let mut plans = Vec::with_capacity(ids.len());
+    for (index, tenant) in ids.into_iter().enumerate() {
+        let tickets = if index == 0 {
+            args.big_tickets
+        } else {
+            counts[index - 1]
+        };
+        let big = index == 0;
+        plans.push(TenantPlan {
+            tenant,
+            slug: String::new(),
+            tickets,
+            // A requester pool: each end user opens five tickets on average, skewed.
+            users: (tickets / 5).max(10),
+            departments: if big { 12 } else { 3 },
+            agents: if big { 240 } else { 6 },
+            teams: if big { 12 } else { 1 },
+        });
+    }
+    Ok(plans)
+}
+
+#[rustfmt::skip]
+const DEPARTMENTS: &[&str] = &[
+    "Technical Support", "Billing", "Sales", "Returns", "Shipping", "Accounts", "Onboarding",
+    "Hardware", "Software", "Security", "Partners", "Escalations",
+];
+
+/// What people write in; the first are the most frequent (draws are skewed to the front).
+#[rustfmt::skip]
+const PHRASES: &[&str] = &[
+    "cannot log in", "password reset", "invoice missing", "printer offline", "order not delivered",
+    "refund request", "app crashes on start", "page loads slowly", "wrong charge on card",
+    "account locked", "cannot upload file", "email not received", "update failed",
+    "license expired", "two factor code", "change shipping address", "item arrived damaged",
+    "cancel subscription", "export my data", "api returns error", "sync not working",
+    "feature request", "billing question", "vpn keeps disconnecting", "screen flickers",
+    "battery drains fast", "warranty claim", "access for new colleague", "report is empty",
+    "integration broken", "duplicate charge", "cannot reset pin", "missing parts",
+    "delivery delayed", "login loop", "certificate warning", "calendar not syncing",
+    "notification spam", "price quote", "contract renewal",
+];
+
+#[rustfmt::skip]
+const PRODUCTS: &[&str] = &[
+    "Aurora", "Nimbus", "Vertex", "Quasar", "Helix", "Orbit", "Zephyr", "Cobalt", "Lumen",
+    "Pulsar", "Summit", "Atlas", "Beacon", "Comet", "Delta", "Ember", "Falcon", "Granite",
+    "Harbor", "Ion", "Jade", "Kepler", "Lyra", "Meridian", "Nova", "Onyx", "Prism", "Quill",
+    "Raven", "Sierra",
+];
+
+#[rustfmt::skip]
+const WORDS: &[&str] = &[
+    "please", "help", "issue", "again", "today", "customer", "error", "screen", "since",
+    "yesterday", "version", "update", "account", "order", "invoice", "payment", "printer",
+    "network", "password", "email", "phone", "laptop", "office", "team", "colleague", "manager",
+    "urgent", "still", "working", "broken", "message", "window", "button", "click", "page",
+    "report", "file", "folder", "upload", "download", "install", "restart", "server", "client",
+    "browser", "chrome", "firefox", "mobile", "tablet", "desktop", "monitor", "keyboard", "mouse",
+    "cable", "router", "wifi", "connection", "timeout", "slow", "fast", "crash", "freeze",
+    "login", "logout", "session", "token", "license", "subscription", "renewal", "contract",
+    "price", "quote", "discount", "refund", "return", "shipping", "delivery", "package",
+    "tracking", "address", "warehouse", "courier", "damaged", "missing", "replacement",
+    "warranty", "repair", "battery", "charger", "display", "firmware", "driver", "settings",
+    "profile", "permission", "access", "admin", "user", "group", "role", "calendar", "meeting",
+    "schedule", "notification", "alert", "reminder", "backup", "restore", "database", "export",
+    "import", "spreadsheet", "document", "signature", "scanner", "camera", "microphone",
+    "headset", "speaker", "volume", "audio", "video", "stream", "quality", "resolution",
+    "certificate", "security", "virus", "firewall", "vpn", "proxy", "domain", "dns", "hosting",
+    "storage", "quota", "limit", "usage", "bill", "charge", "card", "bank", "transfer", "tax",
+    "receipt", "statement", "balance", "credit", "debit", "currency", "euro", "dollar",
+    "integration", "webhook", "endpoint", "request", "response", "status", "code", "log",
+    "trace", "debug", "configuration", "template", "theme", "language", "translation", "font",
+    "layout", "mobile", "offline", "online", "sync", "cloud", "local", "remote", "branch",
+    "headquarters", "department", "invoice", "purchase", "supplier", "vendor", "partner",
+    "onboarding", "training", "manual", "guide", "tutorial", "feedback", "survey", "complaint",
+    "compliment", "escalation", "priority", "deadline", "weekend", "holiday", "morning",
+    "evening", "afternoon", "tomorrow", "monday", "friday", "january", "december", "annual",
+    "monthly", "weekly", "daily", "hourly", "minute", "second", "counter", "sensor", "gateway",
+    "bluetooth", "pairing", "antenna", "signal", "coverage", "roaming", "sim", "carrier",
+    "voicemail", "fax", "label", "barcode", "inventory", "stock", "catalog", "checkout", "cart",
+    "coupon", "voucher", "gift", "loyalty", "points", "membership", "tier", "upgrade",
+    "downgrade", "migration", "legacy", "deprecated", "beta", "preview", "rollout", "outage",
+    "maintenance", "incident", "postmortem", "snapshot", "replica", "cluster", "kernel",
+    "patch", "hotfix", "regression", "flaky", "intermittent", "sporadic", "reproducible",
+    "workaround", "zanzibar", "quokka", "fjord", "xylophone", "marzipan",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Seeding: INSERT ... SELECT as the owner (a superuser: row-level security does not apply)
+
+struct Seeded {
+    big_messages: u64,
+    big_active: i64,
+    people_seconds: f64,
+    tickets_seconds: f64,
+    messages_seconds: f64,
+    index_seconds: f64,
+    foreign_key_seconds: f64,
+    analyze_seconds: f64,
+}
+
+/// The ticket tables whose secondary indexes and foreign keys are dropped during the load and
+/// rebuilt after it (far faster than maintaining them row by row; re-adding a foreign key
+/// validates every row, so the data is checked against every constraint all the same).
+const LOADED_TABLES: [&str; 3] = ["tickets", "ticket_entries", "ticket_collaborators"];
+
+/// Session helpers: ids derived from (tenant, kind, index), UUIDv7-shaped ids from a time, and
+/// a message body of words drawn from the word list (skewed to its front).
+const HELPERS: &str = "
+create function pg_temp.bid(tenant uuid, kind text, k bigint) returns uuid
+language sql immutable as $$ select md5(tenant::text || kind || k)::uuid $$;
+
+create function pg_temp.uuid7(at timestamptz) returns uuid
+language sql volatile as $$
+  select encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing
+    substring(int8send(floor(extract(epoch from at) * 1000)::bigint) from 3) from 1 for 6),
+    52, 1), 53, 1), 'hex')::uuid
+$$;
+
+create function pg_temp.body(subject text, words text[], n bigint, codes bigint) returns text
+language sql volatile as $$
+  select 'Hello, about ' || subject || ': '
+    || (select string_agg(words[1 + floor(cardinality(words) * random() ^ 2)::int], ' ')
+          from generate_series(1, 8 + (n % 17)::int))
+    || case when random() < 0.3 then '. Error code E' || floor(random() * codes)::bigint else '' end
+    || '. Thanks'
+$$;
+";
+
+async fn seed(admin: &PgPool, args: &Args, plans: &[TenantPlan]) -> anyhow::Result<Seeded> {
+    let mut conn = admin.acquire().await.context("an owner connection")?;
+    let conn = &mut *conn;
+    for statement in [
+        "set synchronous_commit = off",
+        "set maintenance_work_mem = '1GB'",
+        "set work_mem = '256MB'",
+    ] {
+        sqlx::query(statement).execute(&mut *conn).await?;
+    }
+    sqlx::query("select setseed($1)")
+        .bind(args.seed)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::raw_sql(HELPERS)
+        .execute(&mut *conn)
+        .await
+        .context("creating the session helpers")?;
+    sqlx::query(
+        "create temp table bench_plan (idx int primary key, tenant_id uuid not null,
+           tickets bigint not null, users bigint not null, departments bigint not null,
+           agents bigint not null, teams bigint not null)",
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "insert into bench_plan
+         select * from unnest($1::int[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[],
+                              $6::bigint[], $7::bigint[])",
+    )
+    .bind((0..plans.len() as i32).collect::<Vec<_>>())
+    .bind(plans.iter().map(|p| *p.tenant.as_uuid()).collect::<Vec<_>>())
+    .bind(plans.iter().map(|p| p.tickets as i64).collect::<Vec<_>>())
+    .bind(plans.iter().map(|p| p.users as i64).collect::<Vec<_>>())
+    .bind(plans.iter().map(|p| p.departments as i64).collect::<Vec<_>>())
+    .bind(plans.iter().map(|p| p.agents as i64).collect::<Vec<_>>())
+    .bind(plans.iter().map(|p| p.teams as i64).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await
+    .context("filling bench_plan")?;
+
+    eprintln!("seeding departments, agents, teams and end users");
+    let started = Instant::now();
+    let people: [(&str, &str); 6] = [
+        (
+            "departments",
+            "insert into departments (tenant_id, id, name, description)
+             select p.tenant_id, pg_temp.bid(p.tenant_id, 'd', k), ($1::text[])[k],
+                    'Seeded by the tickets benchmark'
+               from bench_plan p, generate_series(1, p.departments) k",
+        ),
+        (
+            "agents",
+            "insert into agents (tenant_id, id, name, email, role_id, status)
+             select p.tenant_id, pg_temp.bid(p.tenant_id, 'a', k), 'Agent ' || k,
+                    'agent' || k || '@staff.example',
+                    (select r.id from roles r where r.tenant_id = p.tenant_id and r.builtin = 'agent'),
+                    'active'
+               from bench_plan p, generate_series(1, p.agents) k",
+        ),
+        (
+            "department agents",
+            // Agent k works in department (k-1) mod D + 1 and in a second one.
+            "insert into department_agents (tenant_id, department_id, agent_id)
+             select distinct p.tenant_id, pg_temp.bid(p.tenant_id, 'd', v.d), pg_temp.bid(p.tenant_id, 'a', k)
+               from bench_plan p, generate_series(1, p.agents) k,
+                    lateral (values ((k - 1) % p.departments + 1), ((k * 7 + 3) % p.departments + 1)) v(d)",
+        ),
+        (
+            "teams",
+            "insert into teams (tenant_id, id, name, lead_agent_id)
+             select p.tenant_id, pg_temp.bid(p.tenant_id, 't', k), 'Team ' || k,
+                    pg_temp.bid(p.tenant_id, 'a', k)
+               from bench_plan p, generate_series(1, p.teams) k",
+        ),
+        (
+            "team members",
+            "insert into team_members (tenant_id, team_id, agent_id)
+             select p.tenant_id, pg_temp.bid(p.tenant_id, 't', (k - 1) % p.teams + 1),
+                    pg_temp.bid(p.tenant_id, 'a', k)
+               from bench_plan p, generate_series(1, p.agents) k",
+        ),
+        (
+            "end users",
+            "insert into end_users (tenant_id, id, first_name, last_name, email, login, status,
+                                    created_at, updated_at)
+             select p.tenant_id, pg_temp.bid(p.tenant_id, 'u', k), n.first, n.last, n.email,
+                    n.email, case when k % 3 = 0 then 'active' else 'guest' end, n.at, n.at
+               from bench_plan p, generate_series(1, p.users) k,
+                    lateral (select f.first, l.last,
+                                    lower(f.first) || '.' || lower(l.last) || k || '@customer'
+                                      || (k % 500) || '.example' as email,
+                                    now() - interval '900 days' * r.r3 as at
+                               from (select random() r1, random() r2, random() r3, k offset 0) r,
+                                    lateral (select ($1::text[])[1 + floor(r.r1 * cardinality($1::text[]))::int] as first) f,
+                                    lateral (select ($2::text[])[1 + floor(r.r2 * cardinality($2::text[]))::int] as last) l) n",
+        ),
+    ];
+    for (what, statement) in people {
+        let mut query = sqlx::query(statement);
+        match what {
+            "departments" => query = query.bind(DEPARTMENTS),
+            "end users" => query = query.bind(FIRST_NAMES).bind(LAST_NAMES),
+            _ => {}
+        }
+        query
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("seeding {what}"))?;
+    }
+    // The counters continue after the seeded numbers, as if the tickets had been created one
+    // by one.
+    sqlx::query(
+        "insert into ticket_counters (tenant_id, next_number)
+         select tenant_id, tickets + 1 from bench_plan
+         on conflict (tenant_id) do update set next_number = excluded.next_number",
+    )
+    .execute(&mut *conn)
+    .await
+    .context("seeding ticket_counters")?;
+    let people_seconds = started.elapsed().as_secs_f64();
+
+    let dropped = drop_for_load(conn).await?;
+    let loaded = load_tickets(conn, args, plans).await;
+    // Put the indexes and foreign keys back whatever happened, so a failed run against an
+    // existing server leaves its schema whole.
+    let (index_seconds, foreign_key_seconds) = restore_after_load(conn, &dropped).await?;
+    let (tickets_seconds, messages_seconds, big_messages) = loaded?;
+
+    eprintln!("vacuum analyze");
+    let started = Instant::now();
+    for table in [
+        "tickets",
+        "ticket_entries",
+        "ticket_collaborators",
+        "ticket_counters",
+        "end_users",
+        "agents",
+        "departments",
+        "department_agents",
+        "teams",
+        "team_members",
+        "tenants",
+    ] {
+        sqlx::query(&format!("vacuum analyze {table}"))
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("vacuum analyze {table}"))?;
+    }
+    let analyze_seconds = started.elapsed().as_secs_f64();
+    let big_active: i64 = sqlx::query_scalar(
+        "select count(*) from tickets where tenant_id = $1 and state in ('open', 'pending')",
+    )
+    .bind(plans[0].tenant.as_uuid())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Seeded {
+        big_messages,
+        big_active,
+        people_seconds,
+        tickets_seconds,
+        messages_seconds,
+        index_seconds,
+        foreign_key_seconds,
+        analyze_seconds,
+    })
+}
+
+struct Dropped {
+    /// (name, definition) of secondary indexes.
+    indexes: Vec<(String, String)>,
+    /// (table, name, definition) of foreign keys.
+    foreign_keys: Vec<(String, String, String)>,
+}
+
+async fn drop_for_load(conn: &mut sqlx::PgConnection) -> anyhow::Result<Dropped> {
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "select i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+           from pg_index i
+          where i.indrelid = any($1::text[]::regclass[])
+            and not exists (select from pg_constraint c where c.conindid = i.indexrelid)
+          order by 1",
+    )
+    .bind(&LOADED_TABLES[..])
+    .fetch_all(&mut *conn)
+    .await
+    .context("reading index definitions")?;
+    let foreign_keys: Vec<(String, String, String)> = sqlx::query_as(
+        "select conrelid::regclass::text, conname::text, pg_get_constraintdef(oid)
+           from pg_constraint
+          where contype = 'f' and conrelid = any($1::text[]::regclass[])
+          order by 1, 2",
+    )
+    .bind(&LOADED_TABLES[..])
+    .fetch_all(&mut *conn)
+    .await
+    .context("reading foreign key definitions")?;
+    // Only the constraints among the loaded tables themselves are dropped in order: entries
+    // and collaborators point at tickets, so their keys go first.
+    for (table, name, _) in foreign_keys.iter().rev() {
+        sqlx::query(&format!("alter table {table} drop constraint {name}"))
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("dropping {name}"))?;
+    }
+    for (name, _) in &indexes {
+        sqlx::query(&format!("drop index {name}"))
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("dropping {name}"))?;
+    }
+    eprintln!(
+        "dropped {} indexes and {} foreign keys of {LOADED_TABLES:?} for the load",
+        indexes.len(),
+        foreign_keys.len()
+    );
+    Ok(Dropped {
+        indexes,
+        foreign_keys,
+    })
+}
+
+async fn restore_after_load(
+    conn: &mut sqlx::PgConnection,
+    dropped: &Dropped,
+) -> anyhow::Result<(f64, f64)> {
+    eprintln!("building {} indexes", dropped.indexes.len());
+    let started = Instant::now();
+    for (name, definition) in &dropped.indexes {
+        sqlx::query(definition)
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("building {name}"))?;
+    }
+    let index_seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "adding {} foreign keys (validating every row)",
+        dropped.foreign_keys.len()
+    );
+    let started = Instant::now();
+    for (table, name, definition) in &dropped.foreign_keys {
+        sqlx::query(&format!(
+            "alter table {table} add constraint {name} {definition}"
+        ))
+        .execute(&mut *conn)
+        .await
+        .with_context(|| format!("adding {name}"))?;
+    }
+    Ok((index_seconds, started.elapsed().as_secs_f64()))
+}
+
+/// The ticket insert of plan rows `$1..=$2` and ticket numbers `$3..=$4`. States follow age:
+/// of the newest 3% (about three weeks), 80% are open or pending; of older tickets 1%. Most
+/// tickets are assigned; a fifth also to a team. Departments, requesters and words are drawn
+/// skewed, so some are far more frequent than others.
+const INSERT_TICKETS: &str = "
+insert into tickets (tenant_id, id, number, subject, state, priority, requester_id, department_id,
+       assignee_agent_id, assignee_team_id, source, custom, first_response_due_at,
+       resolution_due_at, first_responded_at, last_message_at, closed_at, closed_by_agent_id,
+       created_at, updated_at)
+select p.tenant_id, pg_temp.uuid7(x.created), n, x.subject, x.state, x.priority,
+       pg_temp.bid(p.tenant_id, 'u', x.requester), pg_temp.bid(p.tenant_id, 'd', x.dept),
+       x.agent, x.team, x.source, x.custom,
+       case when x.sla then x.created + interval '1 day' end,
+       case when x.sla then x.created + interval '3 days' end,
+       case when x.state <> 'open' then x.created + interval '2 hours' end,
+       x.updated,
+       case when x.state = 'closed' then x.updated end,
+       case when x.state = 'closed' then x.agent end,
+       x.created, x.updated
+  from bench_plan p
+ cross join lateral generate_series($3::bigint, least($4::bigint, p.tickets)) n
+ cross join lateral (select random() r1, random() r2, random() r3, random() r4, random() r5,
+                            random() r6, random() r7, random() r8, random() r9, random() r10,
+                            random() r11, random() r12, n::float8 / p.tickets as f offset 0) r
+ cross join lateral (
+   select c.created, s.state,
+          least(case when s.state in ('open', 'pending')
+                     then c.created + (now() - c.created) * r.r4
+                     else c.created + interval '10 days' * r.r4 ^ 2 + interval '5 minutes' end,
+                now()) as updated,
+          (array['low', 'normal', 'normal', 'normal', 'normal', 'normal', 'normal', 'high', 'high', 'urgent'])[1 + floor(r.r5 * 10)::int] as priority,
+          least(p.users, 1 + floor(p.users * r.r9 ^ 2)::bigint) as requester,
+          d.dept,
+          case when (s.state in ('open', 'pending') and r.r6 < 0.7) or (s.state not in ('open', 'pending') and r.r6 < 0.95)
+               then pg_temp.bid(p.tenant_id, 'a', d.dept + p.departments * floor(r.r7 * ((p.agents - d.dept) / p.departments + 1))::bigint) end as agent,
+          case when r.r8 < 0.2 then pg_temp.bid(p.tenant_id, 't', least(p.teams, 1 + floor(r.r8 / 0.2 * p.teams)::bigint)) end as team,
+          (array['email', 'email', 'email', 'email', 'api', 'api', 'api', 'portal', 'portal', 'agent'])[1 + (n % 10)::int] as source,
+          initcap(($5::text[])[1 + floor(cardinality($5::text[]) * r.r10 ^ 2)::int]) || ' - '
+            || ($6::text[])[1 + floor(cardinality($6::text[]) * r.r12 ^ 1.5)::int]
+            || case when r.r11 < 0.3 then ' ' || ($7::text[])[1 + floor(cardinality($7::text[]) * r.r3)::int] else '' end as subject,
+          case when r.r11 < 0.3 then jsonb_build_object('order_number', 'A-' || n, 'product', ($6::text[])[1 + floor(cardinality($6::text[]) * r.r12 ^ 1.5)::int])
+               when r.r11 < 0.6 then jsonb_build_object('product', ($6::text[])[1 + floor(cardinality($6::text[]) * r.r12 ^ 1.5)::int])
+               else '{}'::jsonb end as custom,
+          n % 5 < 3 as sla
+     from (select now() - interval '730 days' * (1 - r.f) - interval '1 hour' * r.r1 as created) c,
+          (select case when r.f > 0.97
+                       then case when r.r2 < 0.55 then 'open' when r.r2 < 0.80 then 'pending'
+                                 when r.r2 < 0.90 then 'resolved' else 'closed' end
+                       else case when r.r2 < 0.007 then 'open' when r.r2 < 0.010 then 'pending'
+                                 when r.r2 < 0.015 then 'resolved' else 'closed' end
+                  end as state) s,
+          (select 1 + floor(p.departments * r.r3 ^ 1.5)::bigint as dept) d
+ ) x
+ where p.idx between $1 and $2";
+
+/// Every ticket's first message, from its requester, for plan rows `$1..=$2`.
+const INSERT_FIRST_MESSAGES: &str = "
+insert into ticket_entries (tenant_id, id, ticket_id, kind, author_end_user_id, body_html,
+                            body_text, created_at, updated_at)
+select t.tenant_id, pg_temp.uuid7(t.created_at), t.id, 'message', t.requester_id,
+       '<p>' || b.body || '</p>', b.body, t.created_at, t.created_at
+  from bench_plan p
+  join tickets t on t.tenant_id = p.tenant_id
+ cross join lateral (select pg_temp.body(t.subject, $3::text[], t.number, $4) as body) b
+ where p.idx between $1 and $2";
+
+/// Replies `$3..=$4` of the big tenant's extra messages, each on a random ticket, between its
+/// creation and its last update, from the requester or an agent.
+const INSERT_REPLIES: &str = "
+insert into ticket_entries (tenant_id, id, ticket_id, kind, author_agent_id, author_end_user_id,
+                            body_html, body_text, created_at, updated_at)
+select t.tenant_id, pg_temp.uuid7(y.at), t.id, 'message',
+       case when y.by_agent then coalesce(t.assignee_agent_id, pg_temp.bid(t.tenant_id, 'a', 1 + t.number % p.agents)) end,
+       case when not y.by_agent then t.requester_id end,
+       '<p>' || y.body || '</p>', y.body, y.at, y.at
+  from bench_plan p
+  join (select g, 1 + floor(random() * $2)::bigint as number, random() as r1, random() as r2
+          from generate_series($3::bigint, $4::bigint) g offset 0) x on true
+  join tickets t on t.tenant_id = p.tenant_id and t.number = x.number
+ cross join lateral (select t.created_at + (t.updated_at - t.created_at) * x.r1 as at,
+                            x.r2 < 0.5 as by_agent,
+                            pg_temp.body(t.subject, $5::text[], x.g, $6) as body) y
+ where p.idx = $1";
+
+async fn load_tickets(
+    conn: &mut sqlx::PgConnection,
+    args: &Args,
+    plans: &[TenantPlan],
+) -> anyhow::Result<(f64, f64, u64)> {
+    // Error codes: a space ten times the messages, so a code is found in one or two tickets.
+    let codes = (args.tickets + args.messages) as i64 * 10;
+    let started = Instant::now();
+    // The big tenant in slices of numbers, the others in groups of about a million tickets.
+    let big = &plans[0];
+    let slice = 250_000u64;
+    let mut first = 1;
+    while first <= big.tickets {
+        eprintln!("  big tenant tickets {first}..");
+        insert_tickets(conn, 0, 0, first, first + slice - 1).await?;
+        first += slice;
+    }
+    let groups = small_groups(plans);
+    for (lo, hi) in &groups {
+        eprintln!("  tickets of tenants {lo}..={hi} of {}", plans.len() - 1);
+        insert_tickets(conn, *lo, *hi, 1, i64::MAX as u64).await?;
+    }
+    let tickets_seconds = started.elapsed().as_secs_f64();
+
+    eprintln!("seeding first messages");
+    let started = Instant::now();
+    for (lo, hi) in std::iter::once((0, 0)).chain(groups.iter().copied()) {
+        eprintln!("  first messages of tenants {lo}..={hi}");
+        sqlx::query(INSERT_FIRST_MESSAGES)
+            .bind(lo as i32)
+            .bind(hi as i32)
+            .bind(WORDS)
+            .bind(codes)
+            .execute(&mut *conn)
+            .await
+            .context("seeding first messages")?;
+    }
+    let replies = args.messages - big.tickets;
+    let mut first = 1u64;
+    while first <= replies {
+        let last = (first + slice - 1).min(replies);
+        eprintln!("  big tenant replies {first}..={last} of {replies}");
+        sqlx::query(INSERT_REPLIES)
+            .bind(0i32)
+            .bind(big.tickets as i64)
+            .bind(first as i64)
+            .bind(last as i64)
+            .bind(WORDS)
+            .bind(codes)
+            .execute(&mut *conn)
+            .await
+            .context("seeding replies")?;
+        first = last + 1;
+    }
+    eprintln!("seeding collaborators");
+    // One end user in copy on one ticket in twenty.
+    sqlx::query(
+        "insert into ticket_collaborators (tenant_id, ticket_id, end_user_id, created_at, updated_at)
+         select t.tenant_id, t.id, pg_temp.bid(t.tenant_id, 'u', 1 + (t.number * 7919) % p.users),
+                t.created_at, t.created_at
+           from tickets t join bench_plan p on p.tenant_id = t.tenant_id
+          where t.number % 20 = 7
+         on conflict do nothing",
+    )
+    .execute(&mut *conn)
+    .await
+    .context("seeding collaborators")?;
+    Ok((tickets_seconds, started.elapsed().as_secs_f64(), args.messages))
+}
+
+async fn insert_tickets(
+    conn: &mut sqlx::PgConnection,
+    lo: usize,
+    hi: usize,
+    first: u64,
+    last: u64,
+) -> anyhow::Result<()> {
+    sqlx::query(INSERT_TICKETS)
+        .bind(lo as i32)
+        .bind(hi as i32)
+        .bind(first as i64)
+        .bind(last as i64)
+        .bind(PHRASES)
+        .bind(PRODUCTS)
+        .bind(WORDS)
+        .execute(&mut *conn)
+        .await
+        .context("seeding tickets")?;
+    Ok(())
+}
+
+/// Consecutive plan rows after the big tenant with about a million tickets each.
+fn small_groups(plans: &[TenantPlan]) -> Vec<(usize, usize)> {
+    let mut groups = Vec::new();
+    let mut start = 1;
+    let mut sum = 0;
+    for (index, plan) in plans.iter().enumerate().skip(1) {
+        sum += plan.tickets;
+        if sum >= 1_000_000 || index == plans.len() - 1 {
+            groups.push((start, index));
+            start = index + 1;
+            sum = 0;
+        }
+    }
+    groups
+}
+
+async fn relation_sizes(admin: &PgPool) -> anyhow::Result<String> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select relname::text, pg_total_relation_size(oid) from pg_class
+          where relname in ('tickets', 'ticket_entries', 'ticket_collaborators', 'end_users')
+         union all
+         select 'ticket_entries_body_search_idx', pg_relation_size('ticket_entries_body_search_idx')
+         union all
+         select 'tickets_subject_search_idx', pg_relation_size('tickets_subject_search_idx')
+         union all
+         select 'database', pg_database_size(current_database())
+          order by 2 desc",
+    )
+    .fetch_all(admin)
+    .await
+    .context("reading relation sizes")?;
+    Ok(rows
+        .iter()
+        .map(|(name, bytes)| {
+            let label = if name == "database" || name.ends_with("_idx") {
+                name.clone()
+            } else {
+                format!("{name} (with indexes and TOAST)")
+            };
+            format!("{label} {:.0} MB", *bytes as f64 / 1e6)
+        })
+        .collect::<Vec<_>>()
+        .join(", "))
+}
+
+#[rustfmt::skip]
+const FIRST_NAMES: &[&str] = &[
+    "Ada", "Alan", "Alice", "Amelia", "Anna", "Anton", "Ben", "Bernd", "Bianca", "Carla", "Carlos",
+    "Charlotte", "Chen", "Chiara", "Clara", "Daniel", "David", "Diana", "Elena", "Elias", "Emil",
+    "Emma", "Erik", "Eva", "Fatima", "Felix", "Finn", "Frida", "Gabriel", "Grace", "Hanna",
+    "Hugo", "Ida", "Ines", "Isabel", "Ivan", "Jakob", "James", "Jana", "Jonas", "Julia", "Karin",
+    "Kenji", "Lara", "Lea", "Leon", "Lina", "Lisa", "Lucas", "Luis", "Maja", "Marco", "Maria",
+    "Marta", "Mateo", "Max", "Mia", "Milan", "Nadia", "Nina", "Noah", "Nora", "Olga", "Oliver",
+    "Omar", "Oscar", "Paul", "Paula", "Pedro", "Peter", "Priya", "Rafael", "Rosa", "Sara", "Simon",
+    "Sofia", "Stefan", "Tara", "Theo", "Thomas", "Valentina", "Victor", "Wei", "Yusuf", "Zoe",
+];
+
+#[rustfmt::skip]
+const LAST_NAMES: &[&str] = &[
+    "Abbott", "Adams", "Alvarez", "Andersen", "Bauer", "Becker", "Berg", "Bianchi", "Brandt",
+    "Braun", "Brooks", "Carter", "Castillo", "Chen", "Clarke", "Costa", "Dahl", "Diaz", "Dubois",
+    "Eriksen", "Evans", "Fischer", "Fontaine", "Ford", "Fuchs", "Garcia", "Gomez", "Graham",
+    "Gruber", "Hansen", "Hartmann", "Hoffmann", "Horvath", "Huber", "Ito", "Jansen", "Jensen",
+    "Kaiser", "Keller", "Kim", "Klein", "Koch", "Kowalski", "Kraus", "Lang", "Larsen", "Lehmann",
+    "Lopez", "Lorenz", "Martin", "Meier", "Meyer", "Moreau", "Morris", "Nagy", "Neumann",
+    "Nielsen", "Novak", "Olsen", "Ortiz", "Park", "Peters", "Petrov", "Popescu", "Quinn", "Ramos",
+    "Reyes", "Richter", "Rossi", "Russo", "Santos", "Sato", "Schmid", "Schmidt", "Schneider",
+    "Silva", "Sorensen", "Suzuki", "Svensson", "Tanaka", "Torres", "Vogel", "Wagner", "Walker",
+    "Weber", "Werner", "Wolf", "Wright", "Young", "Zimmermann",
+];

@@ -1,0 +1,260 @@
+-- Per-tenant usage for the platform console, kept current by triggers so that no page view
+-- counts a tenant's rows: totals (agents, end users, tickets, attachment bytes, last activity)
+-- and figures per day (tickets created, mail sent, attachment bytes added).
+--
+-- Both tables are platform tables: the runtime role has no privilege on them at all. The
+-- trigger functions are SECURITY DEFINER (owned by the migrating role) and the console reads
+-- them through platform_* functions. Statement-level triggers with transition tables add a
+-- whole import or bulk change in one update per tenant instead of one per row.
+
+create table tenant_usage (
+  tenant_id uuid not null references tenants (id),
+  agents bigint not null default 0,
+  end_users bigint not null default 0,
+  tickets bigint not null default 0,
+  storage_bytes bigint not null default 0,
+  last_activity_at timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint tenant_usage_pkey primary key (tenant_id)
+);
+
+create table tenant_usage_daily (
+  tenant_id uuid not null references tenants (id),
+  day date not null,
+  tickets_created bigint not null default 0,
+  mail_sent bigint not null default 0,
+  storage_bytes_added bigint not null default 0,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint tenant_usage_daily_pkey primary key (tenant_id, day)
+);
+
+revoke all on table tenant_usage, tenant_usage_daily from public;
+
+-- Adds `delta` to the tenant's totals (one column per call site) and marks activity.
+create function usage_add_totals(
+  p_tenant uuid, p_agents bigint, p_end_users bigint, p_tickets bigint, p_storage bigint,
+  p_active boolean)
+returns void
+language sql security definer set search_path = pg_catalog, public
+as $$
+  insert into public.tenant_usage as u (tenant_id, agents, end_users, tickets, storage_bytes, last_activity_at)
+  values (p_tenant, greatest(p_agents, 0), greatest(p_end_users, 0), greatest(p_tickets, 0),
+          greatest(p_storage, 0), case when p_active then now() end)
+  on conflict (tenant_id) do update
+     set agents = u.agents + p_agents,
+         end_users = u.end_users + p_end_users,
+         tickets = u.tickets + p_tickets,
+         storage_bytes = greatest(u.storage_bytes + p_storage, 0),
+         last_activity_at = case when p_active then now() else u.last_activity_at end,
+         updated_at = now()
+$$;
+
+create function usage_add_daily(p_tenant uuid, p_tickets bigint, p_mail bigint, p_storage bigint)
+returns void
+language sql security definer set search_path = pg_catalog, public
+as $$
+  insert into public.tenant_usage_daily as d (tenant_id, day, tickets_created, mail_sent, storage_bytes_added)
+  values (p_tenant, (now() at time zone 'utc')::date, p_tickets, p_mail, p_storage)
+  on conflict (tenant_id, day) do update
+     set tickets_created = d.tickets_created + p_tickets,
+         mail_sent = d.mail_sent + p_mail,
+         storage_bytes_added = d.storage_bytes_added + p_storage,
+         updated_at = now()
+$$;
+
+create function usage_tickets_inserted() returns trigger
+language plpgsql security definer set search_path = pg_catalog, public
+as $$
+declare r record;
+begin
+  for r in select tenant_id, count(*) as n from new_rows group by tenant_id loop
+    perform usage_add_totals(r.tenant_id, 0, 0, r.n, 0, true);
+    perform usage_add_daily(r.tenant_id, r.n, 0, 0);
+  end loop;
+  return null;
+end
+$$;
+create trigger tickets_usage after insert on tickets
+  referencing new table as new_rows for each statement execute function usage_tickets_inserted();
+
+create function usage_end_users_inserted() returns trigger
+language plpgsql security definer set search_path = pg_catalog, public
+as $$
+declare r record;
+begin
+  for r in select tenant_id, count(*) as n from new_rows group by tenant_id loop
+    perform usage_add_totals(r.tenant_id, 0, r.n, 0, 0, false);
+  end loop;
+  return null;
+end
+$$;
+create trigger end_users_usage after insert on end_users
+  referencing new table as new_rows for each statement execute function usage_end_users_inserted();
+
+create function usage_agents_inserted() returns trigger
+language plpgsql security definer set search_path = pg_catalog, public
+as $$
+declare r record;
+begin
+  for r in select tenant_id, count(*) as n from new_rows group by tenant_id loop
+    perform usage_add_totals(r.tenant_id, r.n, 0, 0, 0, false);
+  end loop;
+  return null;
+end
+$$;
+create trigger agents_usage_insert after insert on agents
+  referencing new table as new_rows for each statement execute function usage_agents_inserted();
+
+create function usage_agents_deleted() returns trigger
+language plpgsql security definer set search_path = pg_catalog, public
+as $$
+declare r record;
+begin
+  for r in select tenant_id, count(*) as n from old_rows group by tenant_id loop
+    perform usage_add_totals(r.tenant_id, -r.n, 0, 0, 0, false);
+  end loop;
+  return null;
+end
+$$;
+create trigger agents_usage_delete after delete on agents
+  referencing old table as old_rows for each statement execute function usage_agents_deleted();
+
+create function usage_attachments_inserted() returns trigger
+language plpgsql security definer set search_path = pg_catalog, public
+as $$
+declare r record;
+begin
+  for r in select tenant_id, sum(size_bytes)::bigint as bytes from new_rows group by tenant_id loop
+    perform usage_add_totals(r.tenant_id, 0, 0, 0, r.bytes, false);
+    perform usage_add_daily(r.tenant_id, 0, 0, r.bytes);
+  end loop;
+  return null;
+end
+$$;
+create trigger ticket_attachments_usage_insert after insert on ticket_attachments
+  referencing new table as new_rows for each statement execute function usage_attachments_inserted();
+
+create function usage_attachments_deleted() returns trigger
+language plpgsql security definer set search_path = pg_catalog, public
+as $$
+declare r record;
+begin
+  for r in select tenant_id, sum(size_bytes)::bigint as bytes from old_rows group by tenant_id loop
+    perform usage_add_totals(r.tenant_id, 0, 0, 0, -r.bytes, false);
+  end loop;
+  return null;
+end
+$$;
+create trigger ticket_attachments_usage_delete after delete on ticket_attachments
+  referencing old table as old_rows for each statement execute function usage_attachments_deleted();
+
+-- Mail counts when the worker marks it sent (the only transition into 'sent').
+create function usage_mail_sent() returns trigger
+language plpgsql security definer set search_path = pg_catalog, public
+as $$
+declare r record;
+begin
+  for r in select n.tenant_id, count(*) as sent
+             from new_rows n join old_rows o on o.tenant_id = n.tenant_id and o.id = n.id
+            where n.status = 'sent' and o.status <> 'sent'
+            group by n.tenant_id loop
+    perform usage_add_daily(r.tenant_id, 0, r.sent, 0);
+  end loop;
+  return null;
+end
+$$;
+create trigger outbound_emails_usage after update on outbound_emails
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function usage_mail_sent();
+
+-- Sign-ins are activity too; only a changed timestamp, at most once a minute per tenant.
+create function usage_signed_in() returns trigger
+language plpgsql security definer set search_path = pg_catalog, public
+as $$
+begin
+  update public.tenant_usage set last_activity_at = now(), updated_at = now()
+   where tenant_id = new.tenant_id
+     and (last_activity_at is null or last_activity_at < now() - interval '1 minute');
+  return null;
+end
+$$;
+create trigger agents_usage_sign_in after update of last_sign_in_at on agents
+  for each row when (new.last_sign_in_at is distinct from old.last_sign_in_at)
+  execute function usage_signed_in();
+create trigger end_users_usage_sign_in after update of last_sign_in_at on end_users
+  for each row when (new.last_sign_in_at is distinct from old.last_sign_in_at)
+  execute function usage_signed_in();
+
+-- What exists already, counted once here, tenant by tenant (the tables' policies admit one
+-- tenant's rows at a time, for the migrating role too).
+do $$
+declare t record;
+begin
+  for t in select id from tenants loop
+    perform set_config('app.tenant_id', t.id::text, true);
+    insert into tenant_usage (tenant_id, agents, end_users, tickets, storage_bytes, last_activity_at)
+    values (t.id,
+            (select count(*) from agents a where a.tenant_id = t.id),
+            (select count(*) from end_users u where u.tenant_id = t.id),
+            (select count(*) from tickets k where k.tenant_id = t.id),
+            (select coalesce(sum(size_bytes), 0) from ticket_attachments x where x.tenant_id = t.id),
+            greatest((select max(created_at) from tickets k where k.tenant_id = t.id),
+                     (select max(last_sign_in_at) from agents a where a.tenant_id = t.id),
+                     (select max(last_sign_in_at) from end_users u where u.tenant_id = t.id)));
+  end loop;
+  perform set_config('app.tenant_id', '', true);
+end
+$$;
+
+-- The console's tenant list, now from the totals (no count over a tenant's rows).
+drop function platform_tenant_overview(text, integer, text);
+create function platform_tenant_overview(p_search text, p_limit integer, p_after text)
+returns table (
+  id uuid, slug text, name text, status text, created_at timestamptz,
+  agents bigint, end_users bigint, tickets bigint, storage_bytes bigint,
+  mail_last_30_days bigint, last_activity timestamptz
+)
+language sql stable security definer
+set search_path = pg_catalog, public
+as $$
+  select tn.id, tn.slug, tn.name, tn.status, tn.created_at,
+         coalesce(u.agents, 0), coalesce(u.end_users, 0), coalesce(u.tickets, 0),
+         coalesce(u.storage_bytes, 0),
+         coalesce((select sum(d.mail_sent) from public.tenant_usage_daily d
+                    where d.tenant_id = tn.id
+                      and d.day > (now() at time zone 'utc')::date - 30), 0)::bigint,
+         u.last_activity_at
+    from public.tenants tn
+    left join public.tenant_usage u on u.tenant_id = tn.id
+   where (p_after is null or tn.slug > p_after)
+     and (btrim(coalesce(p_search, '')) = ''
+          or strpos(tn.slug, lower(btrim(p_search))) > 0
+          or strpos(lower(tn.name), lower(btrim(p_search))) > 0)
+   order by tn.slug
+   limit least(greatest(coalesce(p_limit, 50), 1), 200)
+$$;
+
+-- One tenant's usage per day over the last `p_days` days (days without activity included).
+create function platform_tenant_usage(p_slug text, p_days integer)
+returns table (day date, tickets_created bigint, mail_sent bigint, storage_bytes_added bigint)
+language sql stable security definer
+set search_path = pg_catalog, public
+as $$
+  select g.day::date, coalesce(d.tickets_created, 0), coalesce(d.mail_sent, 0),
+         coalesce(d.storage_bytes_added, 0)
+    from public.tenants tn
+   cross join generate_series((now() at time zone 'utc')::date - (least(greatest(coalesce(p_days, 30), 1), 366) - 1),
+                              (now() at time zone 'utc')::date, interval '1 day') as g(day)
+    left join public.tenant_usage_daily d on d.tenant_id = tn.id and d.day = g.day::date
+   where tn.slug = p_slug
+   order by g.day desc
+$$;
+
+revoke all on function platform_tenant_overview(text, integer, text) from public;
+revoke all on function platform_tenant_usage(text, integer) from public;
+grant execute on function platform_tenant_overview(text, integer, text) to tenantdesk_app;
+grant execute on function platform_tenant_usage(text, integer) to tenantdesk_app;
+revoke all on function usage_add_totals(uuid, bigint, bigint, bigint, bigint, boolean) from public;
+revoke all on function usage_add_daily(uuid, bigint, bigint, bigint) from public;

@@ -1,0 +1,308 @@
+//! Ticket search: full text over subjects, messages and notes (words, phrases, exclusions,
+//! prefixes), the requester's name or email, custom ticket fields (equality and ranges), each
+//! combined with the queue filters and within one tenant only; and the agent queue's search box.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tenantdesk_tests::{TestApp, TestTenant, spawn_app};
+
+async fn create(app: &TestApp, tenant: &TestTenant, token: &str, body: Value) -> i64 {
+    let (status, ticket) = app
+        .api(tenant, token, Method::POST, "/api/v1/tickets", Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ticket}");
+    ticket["number"].as_i64().expect("number")
+}
+
+/// The numbers of the tickets a search finds, in ticket number order.
+async fn found(app: &TestApp, tenant: &TestTenant, token: &str, query: &str) -> Vec<i64> {
+    let path = format!("/api/v1/tickets?sort=number&{query}");
+    let (status, page) = app.api(tenant, token, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{query}: {page}");
+    page["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|t| t["number"].as_i64().expect("number"))
+        .collect()
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn q(text: &str) -> String {
+    serde_urlencoded::to_string([("q", text)]).expect("query")
+}
+
+#[tokio::test]
+async fn full_text_finds_words_in_subjects_messages_and_notes_of_this_tenant_only() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("Search Desk").await;
+    let other = app.create_tenant("Other Search Desk").await;
+    let token = app.issue_token(&tenant.tenant, "search").await;
+    let other_token = app.issue_token(&other.tenant, "search").await;
+
+    let printer = create(
+        &app,
+        &tenant,
+        &token,
+        json!({
+        "subject": "Printer jams on the second floor", "message": "The paper tray is stuck.",
+        "requester_email": "ada.lovelace@example.com"}),
+    )
+    .await;
+    let toner = create(
+        &app,
+        &tenant,
+        &token,
+        json!({
+        "subject": "Toner low", "message": "The printer on floor three needs toner.",
+        "requester_email": "grace.hopper@example.com", "priority": "high"}),
+    )
+    .await;
+    let vpn = create(
+        &app,
+        &tenant,
+        &token,
+        json!({
+        "subject": "VPN drops", "message": "Every hour the tunnel resets.",
+        "requester_email": "ada.lovelace@example.com"}),
+    )
+    .await;
+    // A later message and an internal note are searched too.
+    let (_, page) = app
+        .api(
+            &tenant,
+            &token,
+            Method::GET,
+            &format!("/api/v1/tickets?number={vpn}"),
+            None,
+        )
+        .await;
+    let vpn_id = page["data"][0]["id"].as_str().expect("id").to_owned();
+    let (status, _) = app
+        .api(
+            &tenant,
+            &token,
+            Method::POST,
+            &format!("/api/v1/tickets/{vpn_id}/messages"),
+            Some(json!({"body": "Firmware Kestrel-9 fixed it for others."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = app
+        .api(
+            &tenant,
+            &token,
+            Method::POST,
+            &format!("/api/v1/tickets/{vpn_id}/notes"),
+            Some(json!({"body": "Escalated to the Wombat team."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // The other tenant has a ticket with the same words.
+    create(
+        &app,
+        &other,
+        &other_token,
+        json!({
+        "subject": "Printer jams", "message": "Kestrel wombat toner",
+        "requester_email": "ada.lovelace@example.com"}),
+    )
+    .await;
+
+    assert_eq!(
+        found(&app, &tenant, &token, &q("printer")).await,
+        vec![printer, toner]
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, &q("PRINTER toner")).await,
+        vec![toner]
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, &q("printer -toner")).await,
+        vec![printer]
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, &q("\"second floor\"")).await,
+        vec![printer]
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, &q("\"floor second\"")).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, &q("tunnel or tray")).await,
+        vec![printer, vpn]
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, &q("kestrel")).await,
+        vec![vpn],
+        "later messages"
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, &q("wombat")).await,
+        vec![vpn],
+        "notes"
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, &q("prin*")).await,
+        vec![printer, toner]
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, &q("jam")).await,
+        Vec::<i64>::new(),
+        "whole words"
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, &q("jam*")).await,
+        vec![printer]
+    );
+    // Combined with the other filters.
+    assert_eq!(
+        found(
+            &app,
+            &tenant,
+            &token,
+            &format!("{}&priority=high", q("printer"))
+        )
+        .await,
+        vec![toner]
+    );
+    // Punctuation only: no word to look for, so nothing is found.
+    assert_eq!(found(&app, &tenant, &token, &q("'*")).await.len(), 0);
+    // The requester by part of their name or email.
+    assert_eq!(
+        found(&app, &tenant, &token, "requester_q=lovelace").await,
+        vec![printer, vpn]
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, "requester_q=grace*example").await,
+        vec![toner]
+    );
+    // The other tenant finds only its own.
+    assert_eq!(
+        found(&app, &other, &other_token, &q("kestrel")).await.len(),
+        1
+    );
+    assert_eq!(
+        found(&app, &other, &other_token, &q("tunnel")).await,
+        Vec::<i64>::new()
+    );
+}
+
+#[tokio::test]
+async fn custom_ticket_fields_filter_by_equality_and_range() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("Custom Search").await;
+    let token = app.issue_token(&tenant.tenant, "search").await;
+    for field in [
+        json!({"key": "serial", "label": "Serial", "field_type": "text"}),
+        json!({"key": "seats", "label": "Seats", "field_type": "number"}),
+    ] {
+        let (status, body) = app
+            .api(
+                &tenant,
+                &token,
+                Method::POST,
+                "/api/v1/fields/ticket",
+                Some(field),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let small = create(
+        &app,
+        &tenant,
+        &token,
+        json!({"subject": "Small", "message": "m",
+        "requester_email": "a@example.com", "custom": {"serial": "SN-1", "seats": 5}}),
+    )
+    .await;
+    let big = create(
+        &app,
+        &tenant,
+        &token,
+        json!({"subject": "Big", "message": "m",
+        "requester_email": "a@example.com", "custom": {"serial": "SN-2", "seats": 500}}),
+    )
+    .await;
+    create(
+        &app,
+        &tenant,
+        &token,
+        json!({"subject": "None", "message": "m",
+        "requester_email": "a@example.com"}),
+    )
+    .await;
+
+    assert_eq!(
+        found(&app, &tenant, &token, "custom.serial=SN-2").await,
+        vec![big]
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, "custom.seats=5").await,
+        vec![small]
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, "custom.seats.min=10").await,
+        vec![big]
+    );
+    assert_eq!(
+        found(&app, &tenant, &token, "custom.seats.max=10").await,
+        vec![small]
+    );
+
+    let (status, problem) = app
+        .api(
+            &tenant,
+            &token,
+            Method::GET,
+            "/api/v1/tickets?custom.colour=red&custom.seats.min=many",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(fields, vec!["custom.colour", "custom.seats.min"]);
+}
+
+#[tokio::test]
+async fn the_agent_queue_searches_with_its_search_box() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("Queue Search").await;
+    let token = app.issue_token(&tenant.tenant, "search").await;
+    create(
+        &app,
+        &tenant,
+        &token,
+        json!({"subject": "Projector flickers", "message": "Room 4",
+        "requester_email": "a@example.com"}),
+    )
+    .await;
+    create(
+        &app,
+        &tenant,
+        &token,
+        json!({"subject": "Chair broken", "message": "Room 5",
+        "requester_email": "a@example.com"}),
+    )
+    .await;
+    let email = format!("{}@example.com", uuid::Uuid::now_v7().simple());
+    app.create_agent(&tenant.tenant, domain::BuiltinRole::Admin, &email, PASSWORD)
+        .await;
+    let mut visitor = app.visitor(&tenant.host());
+    visitor.sign_in_agent(&email, PASSWORD).await;
+    let page = visitor.get("/agent/tickets?queue=open&q=projector").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Projector flickers"), "{}", page.body);
+    assert!(!page.body.contains("Chair broken"), "{}", page.body);
+    assert!(
+        page.body.contains("value=\"projector\""),
+        "the search box keeps the term"
+    );
+}
