@@ -74,12 +74,13 @@ const provider = new Provider(issuer, {
     rpInitiatedLogout: { enabled: true },
   },
   pkce: { required: () => true },
+  // The login picks the account and is its subject (oidc-provider's sub is the account id).
   async findAccount(_ctx, id) {
     if (!Object.hasOwn(accounts, id)) return undefined;
     return {
       accountId: id,
       async claims() {
-        return { sub: `${id}-subject`, ...accounts[id] };
+        return { sub: id, ...accounts[id] };
       },
     };
   },

@@ -672,3 +672,100 @@ async fn a_new_ticket_carries_files_on_its_first_message() {
             .expect("head")
     );
 }
+
+#[tokio::test]
+async fn the_api_creates_a_ticket_with_files_in_one_multipart_request() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("Attachment API Create").await;
+    let token = app.issue_token(&tenant.tenant, "integration").await;
+    department(&tenant, "Front desk").await;
+    let (status, created) = upload(
+        &app,
+        &tenant,
+        &token,
+        "/api/v1/tickets",
+        &[
+            ("subject", "Broken screen"),
+            ("message", "Photo attached."),
+            ("requester_email", "photo@example.com"),
+            ("priority", "high"),
+            ("custom", "{}"),
+        ],
+        &[("screen.png", "image/png", b"\x89PNG\r\n\x1a\nscreen")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["priority"], "high");
+    let id = created["id"].as_str().expect("id");
+    let (status, files) = app
+        .api(
+            &tenant,
+            &token,
+            reqwest::Method::GET,
+            &format!("/api/v1/tickets/{id}/attachments"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{files}");
+    assert_eq!(files["data"][0]["name"], "screen.png");
+    let file_id = files["data"][0]["id"].as_str().expect("file id");
+    let response = download(&app, &tenant, &token, file_id).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.bytes().await.expect("bytes").as_ref(),
+        b"\x89PNG\r\n\x1a\nscreen"
+    );
+
+    // A refused file or a malformed JSON part: 422 naming it, and no ticket, no object.
+    let mut tx = tenant_sql(&tenant).await;
+    sqlx::query("update tenant_settings set attachment_max_bytes = 1024")
+        .execute(&mut *tx)
+        .await
+        .expect("limit");
+    tx.commit().await.expect("commit");
+    let tickets_before = count(&tenant, "select count(*) from tickets").await;
+    let objects_before = objects_of(&app, &tenant).await.len();
+    let big = vec![b'a'; 2000];
+    let base = [
+        ("subject", "Too big"),
+        ("message", "See file."),
+        ("requester_email", "photo@example.com"),
+    ];
+    let (status, problem) = upload(
+        &app,
+        &tenant,
+        &token,
+        "/api/v1/tickets",
+        &base,
+        &[("big.txt", "text/plain", &big)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "files[0]");
+    let (status, problem) = upload(
+        &app,
+        &tenant,
+        &token,
+        "/api/v1/tickets",
+        &[base[0], base[1], base[2], ("custom", "{not json")],
+        &[("small.txt", "text/plain", b"ok")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "custom");
+    let (status, problem) = upload(
+        &app,
+        &tenant,
+        &token,
+        "/api/v1/tickets",
+        &base,
+        &[("setup.exe", "application/octet-stream", b"MZ")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(
+        count(&tenant, "select count(*) from tickets").await,
+        tickets_before
+    );
+    assert_eq!(objects_of(&app, &tenant).await.len(), objects_before);
+}

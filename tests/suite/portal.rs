@@ -1422,11 +1422,15 @@ async fn in_chromium_a_guest_opens_a_ticket_and_answers_through_the_mailed_link(
         .click()
         .await
         .expect("click");
-    client
+    if client
         .wait()
         .for_element(Locator::Id("notice"))
         .await
-        .expect("replied");
+        .is_err()
+    {
+        let source = client.source().await.unwrap_or_default();
+        panic!("no notice after the reply: {source}");
+    }
 
     let ticket = api_ticket(&app, &tenant, &token, number).await;
     let (status, _) = app

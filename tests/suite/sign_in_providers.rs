@@ -72,7 +72,10 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.contains("session") && !v.to_ascii_lowercase().contains("max-age=0"))
+        .find(|v| {
+            (v.starts_with("tdk_agent=") || v.starts_with("tdk_user="))
+                && !v.to_ascii_lowercase().contains("max-age=0")
+        })
         .and_then(|v| v.split(';').next())
         .map(str::to_owned)
 }

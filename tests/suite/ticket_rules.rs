@@ -1051,3 +1051,273 @@ async fn another_tenants_rules_are_not_found_anywhere() {
     let shown = get(&app, &tenant, &token, &filter_path).await;
     assert_eq!(shown["enabled"], true);
 }
+
+async fn admin_visitor<'a>(app: &'a TestApp, tenant: &TestTenant) -> tenantdesk_tests::Visitor<'a> {
+    let email = format!("{}@{}", Uuid::now_v7().simple(), unique_mail_domain());
+    app.create_agent(&tenant.tenant, BuiltinRole::Admin, &email, PASSWORD)
+        .await;
+    let mut visitor = app.visitor(&tenant.host());
+    visitor.sign_in_agent(&email, PASSWORD).await;
+    visitor
+}
+
+#[tokio::test]
+async fn admins_write_rules_in_plain_forms_and_test_them_against_a_ticket() {
+    let app = spawn_app().await;
+    let (tenant, token) = setup(&app, "Filter Pages").await;
+    let mut admin = admin_visitor(&app, &tenant).await;
+    let page = admin.get("/admin/ticket-filters").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("href=\"/admin/ticket-filters/new\""));
+    let form = admin.get("/admin/ticket-filters/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        form.body.contains("name=\"condition_field\""),
+        "rows without JavaScript"
+    );
+
+    // A bad regular expression: the form again, the message beside the row, values kept.
+    let refused = admin
+        .post_form(
+            "/admin/ticket-filters/new",
+            &[
+                ("name", "Shouting"),
+                ("position", ""),
+                ("enabled", "on"),
+                ("match", "all"),
+                ("condition_field", "subject"),
+                ("condition_operator", "matches"),
+                ("condition_value", "(a{1000}){1000}"),
+                ("condition_field", ""),
+                ("condition_operator", "equals"),
+                ("condition_value", ""),
+                ("action_type", "set_priority"),
+                ("action_target", "high"),
+                ("action_field", ""),
+                ("action_text", ""),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("too large a regular expression"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("value=\"Shouting\""),
+        "the name is kept"
+    );
+    assert!(
+        refused.body.contains("(a{1000}){1000}"),
+        "the pattern is kept"
+    );
+    assert_eq!(
+        count(&tenant, "select count(*) from ticket_filters").await,
+        0
+    );
+
+    let created = admin
+        .post_form(
+            "/admin/ticket-filters/new",
+            &[
+                ("name", "Shouting"),
+                ("enabled", "on"),
+                ("match", "all"),
+                ("condition_field", "subject"),
+                ("condition_operator", "matches"),
+                ("condition_value", "^[A-Z !]+$"),
+                ("action_type", "set_priority"),
+                ("action_target", "high"),
+                ("action_field", ""),
+                ("action_text", ""),
+                ("action_type", "stop"),
+                ("action_target", ""),
+                ("action_field", ""),
+                ("action_text", ""),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let location = created.location.expect("location");
+    let rule_path = location.split('?').next().expect("path").to_owned();
+    let shown = admin.get(&location).await;
+    assert!(shown.body.contains("The rule is added."), "{}", shown.body);
+
+    let loud = ticket(
+        &app,
+        &tenant,
+        &token,
+        json!({"subject": "HELP ME NOW", "message": "x", "requester_email": "a@example.com"}),
+    )
+    .await;
+    assert_eq!(loud["priority"], "high", "the rule made in the page runs");
+    let quiet = ticket(
+        &app,
+        &tenant,
+        &token,
+        json!({"subject": "a quiet question", "message": "x", "requester_email": "a@example.com"}),
+    )
+    .await;
+
+    // The test tool, on both tickets; nothing changes.
+    let tested = admin
+        .post_form(
+            &format!("{rule_path}/test"),
+            &[("number", &quiet["number"].to_string())],
+        )
+        .await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
+    assert!(
+        tested.body.contains("The rule does not match this ticket."),
+        "{}",
+        tested.body
+    );
+    let tested = admin
+        .post_form(
+            &format!("{rule_path}/test"),
+            &[("number", &format!("#{}", loud["number"]))],
+        )
+        .await;
+    assert!(
+        tested.body.contains("The rule matches this ticket."),
+        "{}",
+        tested.body
+    );
+    assert!(
+        tested.body.contains("would stop processing further rules"),
+        "{}",
+        tested.body
+    );
+    let unknown = admin
+        .post_form(&format!("{rule_path}/test"), &[("number", "99999")])
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unknown
+            .body
+            .contains("There is no ticket with this number.")
+    );
+
+    // Disable, move, delete.
+    let toggled = admin.post_form(&format!("{rule_path}/toggle"), &[]).await;
+    assert_eq!(toggled.status, StatusCode::SEE_OTHER);
+    let list = admin.get("/admin/ticket-filters").await;
+    assert!(list.body.contains("Disabled"), "{}", list.body);
+    let moved = admin
+        .post_form(&format!("{rule_path}/move"), &[("direction", "up")])
+        .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER);
+    let deleted = admin.post_form(&format!("{rule_path}/delete"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        count(&tenant, "select count(*) from ticket_filters").await,
+        0
+    );
+
+    // Field mappings: a refused form keeps the choice; then added and deleted.
+    post(
+        &app,
+        &tenant,
+        &token,
+        "/api/v1/fields/ticket",
+        json!({"key": "customer_city", "label": "Customer city", "field_type": "text"}),
+    )
+    .await;
+    let refused = admin
+        .post_form(
+            "/admin/field-mappings",
+            &[("source", "user:city"), ("target_key", "")],
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("value=\"user:city\" selected"),
+        "{}",
+        refused.body
+    );
+    let added = admin
+        .post_form(
+            "/admin/field-mappings",
+            &[("source", "user:city"), ("target_key", "customer_city")],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let list = admin.get("/admin/field-mappings").await;
+    assert!(list.body.contains("user city"), "{}", list.body);
+}
+
+#[tokio::test]
+async fn another_tenants_rule_pages_are_not_found() {
+    let app = spawn_app().await;
+    let (tenant, token) = setup(&app, "Pages Owner").await;
+    let (other, _) = setup(&app, "Pages Stranger").await;
+    post(
+        &app,
+        &tenant,
+        &token,
+        "/api/v1/fields/ticket",
+        json!({"key": "region", "label": "Region", "field_type": "text"}),
+    )
+    .await;
+    let filter = post(
+        &app,
+        &tenant,
+        &token,
+        "/api/v1/ticket-filters",
+        json!({"name": "Mine", "conditions": [{"field": "subject", "operator": "contains", "value": "x"}],
+               "actions": [{"type": "set_priority", "value": "high"}]}),
+    )
+    .await;
+    let mapping = post(
+        &app,
+        &tenant,
+        &token,
+        "/api/v1/ticket-field-mappings",
+        json!({"source_entity": "user", "source_field": "city", "target_key": "region"}),
+    )
+    .await;
+    let base = format!("/admin/ticket-filters/{}", id(&filter));
+    let mut stranger = admin_visitor(&app, &other).await;
+    assert_eq!(stranger.get(&base).await.status, StatusCode::NOT_FOUND);
+    for path in [
+        base.clone(),
+        format!("{base}/test"),
+        format!("{base}/toggle"),
+        format!("{base}/move"),
+        format!("{base}/delete"),
+        format!("/admin/field-mappings/{}/delete", id(&mapping)),
+    ] {
+        let page = stranger
+            .post_form(
+                &path,
+                &[("name", "Taken"), ("number", "1"), ("direction", "up")],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "POST {path}");
+    }
+    let list = stranger.get("/admin/ticket-filters").await;
+    assert!(!list.body.contains("Mine"));
+    let shown = get(
+        &app,
+        &tenant,
+        &token,
+        &format!("/api/v1/ticket-filters/{}", id(&filter)),
+    )
+    .await;
+    assert_eq!(shown["version"], 1, "nothing of the owner's changed");
+    assert_eq!(
+        count(&tenant, "select count(*) from ticket_field_mappings").await,
+        1
+    );
+}

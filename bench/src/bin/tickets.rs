@@ -225,11 +225,11 @@ async fn run(args: &Args, database: &Database, scratch: &std::path::Path) -> any
     let matches = inputs.count_matches(&admin).await?;
     let mut rows = Vec::new();
     for read in Read::ALL {
-        eprintln!("timing: {}", read.label());
+        eprintln!("timing: {}", read.label);
         rows.push(match time_read(&runtime_store, read, &inputs, args).await {
             Ok(latencies) => (read, Ok(latencies)),
             Err(error) => {
-                eprintln!("{}: {error:#}", read.label());
+                eprintln!("{}: {error:#}", read.label);
                 (read, Err(format!("{error:#}")))
             }
         });
@@ -299,7 +299,6 @@ fn command_line() -> String {
 #[derive(Clone, Debug)]
 struct TenantPlan {
     tenant: TenantId,
-    slug: String,
     tickets: u64,
     users: u64,
     departments: u64,
@@ -325,44 +324,27 @@ async fn create_tenants(owner: &Owner, args: &Args) -> anyhow::Result<Vec<Tenant
         *first = (*first + rest).saturating_sub(assigned).max(10);
     }
 
-    // Tenants are created through the store (settings, default department, roles), a few at a
-    // time.
-    let next = Arc::new(AtomicUsize::new(0));
-    let created = Arc::new(Mutex::new(vec![None; args.tenants]));
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..4 {
-        let owner = owner.clone();
-        let next = next.clone();
-        let created = created.clone();
-        let count = args.tenants;
-        workers.spawn(async move {
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= count {
-                    return anyhow::Ok(());
-                }
-                let purpose = if index == 0 {
-                    "big".to_owned()
-                } else {
-                    format!("t{index}")
-                };
-                let tenant = database::create_tenant(&owner, &purpose).await?;
-                if index % 1_000 == 999 {
-                    eprintln!("  {} tenants", index + 1);
-                }
-                created.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(tenant);
+    // Tenants are created through the store (settings, default department, roles), four at a
+    // time (joined in this task: sqlx's futures do not satisfy `tokio::spawn`'s bounds here).
+    let worker = |first: usize| async move {
+        let mut made = Vec::new();
+        for index in (first..args.tenants).step_by(4) {
+            let purpose = if index == 0 {
+                "big".to_owned()
+            } else {
+                format!("t{index}")
+            };
+            made.push((index, database::create_tenant(owner, &purpose).await?));
+            if index % 1_000 == 999 {
+                eprintln!("  {} tenants", index + 1);
             }
-        });
-    }
-    while let Some(joined) = workers.join_next().await {
-        joined.context("a tenant-creating task")??;
-    }
-    let ids: Vec<TenantId> = created
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|id| id.context("a tenant was not created"))
-        .collect::<anyhow::Result<_>>()?;
+        }
+        anyhow::Ok(made)
+    };
+    let (a, b, c, d) = tokio::join!(worker(0), worker(1), worker(2), worker(3));
+    let mut made: Vec<(usize, TenantId)> = [a?, b?, c?, d?].into_iter().flatten().collect();
+    made.sort_by_key(|(index, _)| *index);
+    let ids: Vec<TenantId> = made.into_iter().map(|(_, id)| id).collect();
     let mut plans = Vec::with_capacity(ids.len());
     for (index, tenant) in ids.into_iter().enumerate() {
         let tickets = if index == 0 {
@@ -373,7 +355,6 @@ async fn create_tenants(owner: &Owner, args: &Args) -> anyhow::Result<Vec<Tenant
         let big = index == 0;
         plans.push(TenantPlan {
             tenant,
-            slug: String::new(),
             tickets,
             // A requester pool: each end user opens five tickets on average, skewed.
             users: (tickets / 5).max(10),
@@ -524,10 +505,15 @@ async fn seed(admin: &PgPool, args: &Args, plans: &[TenantPlan]) -> anyhow::Resu
                               $6::bigint[], $7::bigint[])",
     )
     .bind((0..plans.len() as i32).collect::<Vec<_>>())
-    .bind(plans.iter().map(|p| *p.tenant.as_uuid()).collect::<Vec<_>>())
+    .bind(plans.iter().map(|p| p.tenant.as_uuid()).collect::<Vec<_>>())
     .bind(plans.iter().map(|p| p.tickets as i64).collect::<Vec<_>>())
     .bind(plans.iter().map(|p| p.users as i64).collect::<Vec<_>>())
-    .bind(plans.iter().map(|p| p.departments as i64).collect::<Vec<_>>())
+    .bind(
+        plans
+            .iter()
+            .map(|p| p.departments as i64)
+            .collect::<Vec<_>>(),
+    )
     .bind(plans.iter().map(|p| p.agents as i64).collect::<Vec<_>>())
     .bind(plans.iter().map(|p| p.teams as i64).collect::<Vec<_>>())
     .execute(&mut *conn)
@@ -895,7 +881,11 @@ async fn load_tickets(
     .execute(&mut *conn)
     .await
     .context("seeding collaborators")?;
-    Ok((tickets_seconds, started.elapsed().as_secs_f64(), args.messages))
+    Ok((
+        tickets_seconds,
+        started.elapsed().as_secs_f64(),
+        args.messages,
+    ))
 }
 
 async fn insert_tickets(
@@ -989,3 +979,1031 @@ const LAST_NAMES: &[&str] = &[
     "Silva", "Sorensen", "Suzuki", "Svensson", "Tanaka", "Torres", "Vogel", "Wagner", "Walker",
     "Weber", "Werner", "Wolf", "Wright", "Young", "Zimmermann",
 ];
+
+// ---------------------------------------------------------------------------------------------
+// What the reads ask for
+
+/// Inputs drawn from the seeded big tenant.
+struct Inputs {
+    tenant: TenantId,
+    /// Agent 1: works in departments 1 and 11 and in team 1 (the "Agent" scope and "me").
+    me: Uuid,
+    /// Department 1, the busiest.
+    department: Uuid,
+    tickets: Vec<Uuid>,
+    /// Error codes found in one message or two.
+    rare_words: Vec<String>,
+    /// The local part of requesters' addresses.
+    requester_terms: Vec<String>,
+    order_numbers: Vec<String>,
+}
+
+impl Inputs {
+    async fn sample(admin: &PgPool, big: &TenantPlan, count: usize) -> anyhow::Result<Self> {
+        eprintln!("sampling inputs");
+        let tenant = big.tenant.as_uuid();
+        let count = i64::try_from(count)?;
+        let (me, department): (Uuid, Uuid) = sqlx::query_as(
+            "select md5($1::text || 'a' || 1)::uuid, md5($1::text || 'd' || 1)::uuid",
+        )
+        .bind(tenant)
+        .fetch_one(admin)
+        .await?;
+        let tickets: Vec<Uuid> = sqlx::query_scalar(
+            "select id from tickets where tenant_id = $1 and number = any(
+               select 1 + floor(random() * $2)::bigint from generate_series(1, $3))",
+        )
+        .bind(tenant)
+        .bind(big.tickets as i64)
+        .bind(count * 2)
+        .fetch_all(admin)
+        .await
+        .context("sampling tickets")?;
+        let rare_words: Vec<String> = sqlx::query_scalar(
+            "select substring(body_text from 'E[0-9]+') from ticket_entries
+              where tenant_id = $1 and body_text like '%Error code E%'
+                and ticket_id = any($2)",
+        )
+        .bind(tenant)
+        .bind(&tickets)
+        .fetch_all(admin)
+        .await
+        .context("sampling error codes")?;
+        let requester_terms: Vec<String> = sqlx::query_scalar(
+            "select split_part(email, '@', 1) from end_users
+              where tenant_id = $1 and id = any(
+                select md5($1::text || 'u' || (1 + floor(random() * $2)::bigint))::uuid
+                  from generate_series(1, $3))",
+        )
+        .bind(tenant)
+        .bind(big.users as i64)
+        .bind(count)
+        .fetch_all(admin)
+        .await
+        .context("sampling requesters")?;
+        let order_numbers: Vec<String> = sqlx::query_scalar(
+            "select custom ->> 'order_number' from tickets
+              where tenant_id = $1 and id = any($2) and custom ? 'order_number'",
+        )
+        .bind(tenant)
+        .bind(&tickets)
+        .fetch_all(admin)
+        .await
+        .context("sampling order numbers")?;
+        if tickets.is_empty()
+            || rare_words.is_empty()
+            || requester_terms.is_empty()
+            || order_numbers.is_empty()
+        {
+            bail!("the big tenant is too small to draw inputs from");
+        }
+        Ok(Self {
+            tenant: big.tenant,
+            me,
+            department,
+            tickets,
+            rare_words,
+            requester_terms,
+            order_numbers,
+        })
+    }
+
+    fn pick<'a>(items: &'a [String], index: usize) -> &'a str {
+        &items[index % items.len()]
+    }
+
+    /// How many tickets each search read's terms match (the set the list sorts before
+    /// cutting a page), over the first 20 terms.
+    async fn count_matches(&self, admin: &PgPool) -> anyhow::Result<BTreeMap<&'static str, f64>> {
+        let mut counts = BTreeMap::new();
+        for read in Read::ALL {
+            if !matches!(read.kind, Kind::Search(_)) {
+                continue;
+            }
+            let mut total = 0i64;
+            for index in 0..20 {
+                let Request::List(query) = read.request(self, index) else {
+                    continue;
+                };
+                let mut tx = database::begin_tenant(admin, self.tenant).await?;
+                let mut sql = QueryBuilder::new("select count(*) from tickets t where true");
+                query.push_filters(&mut sql);
+                let count: i64 = sql.build_query_scalar().fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                total += count;
+            }
+            counts.insert(read.label, total as f64 / 20.0);
+        }
+        Ok(counts)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Queue {
+    AllOpen,
+    Mine,
+    Department,
+    Unassigned,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Search {
+    RareWord,
+    CommonWord,
+    Phrase,
+    Requester,
+    CustomOrderNumber,
+    CustomProduct,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Queue(Queue),
+    Counts,
+    TicketPage,
+    Search(Search),
+}
+
+/// The reads the issue names, each exactly as the application issues it.
+#[derive(Clone, Copy, Debug)]
+struct Read {
+    label: &'static str,
+    kind: Kind,
+    /// The Admin scope (`TicketScope::All`) or the Agent scope of agent 1.
+    agent: bool,
+}
+
+impl Read {
+    #[rustfmt::skip]
+    const ALL: [Read; 17] = [
+        Read { label: "queue page \"all open\", Admin", kind: Kind::Queue(Queue::AllOpen), agent: false },
+        Read { label: "queue page \"all open\", Agent", kind: Kind::Queue(Queue::AllOpen), agent: true },
+        Read { label: "queue page \"my tickets\", Admin", kind: Kind::Queue(Queue::Mine), agent: false },
+        Read { label: "queue page \"my tickets\", Agent", kind: Kind::Queue(Queue::Mine), agent: true },
+        Read { label: "queue page: a department, Admin", kind: Kind::Queue(Queue::Department), agent: false },
+        Read { label: "queue page: a department, Agent", kind: Kind::Queue(Queue::Department), agent: true },
+        Read { label: "queue page \"unassigned\", Admin", kind: Kind::Queue(Queue::Unassigned), agent: false },
+        Read { label: "queue page \"unassigned\", Agent", kind: Kind::Queue(Queue::Unassigned), agent: true },
+        Read { label: "queue counts, Admin", kind: Kind::Counts, agent: false },
+        Read { label: "queue counts, Agent", kind: Kind::Counts, agent: true },
+        Read { label: "ticket page (by_id + thread + collaborators)", kind: Kind::TicketPage, agent: false },
+        Read { label: "search: a rare word (an error code)", kind: Kind::Search(Search::RareWord), agent: false },
+        Read { label: "search: a common word", kind: Kind::Search(Search::CommonWord), agent: false },
+        Read { label: "search: a phrase", kind: Kind::Search(Search::Phrase), agent: false },
+        Read { label: "search: requester text (email local part)", kind: Kind::Search(Search::Requester), agent: false },
+        Read { label: "search: custom field order_number = one value", kind: Kind::Search(Search::CustomOrderNumber), agent: false },
+        Read { label: "search: custom field product = a frequent value", kind: Kind::Search(Search::CustomProduct), agent: false },
+    ];
+
+    fn scope(self, inputs: &Inputs) -> TicketScope {
+        if self.agent {
+            TicketScope::Agent(inputs.me)
+        } else {
+            TicketScope::All
+        }
+    }
+
+    fn request(self, inputs: &Inputs, index: usize) -> Request {
+        let active = vec![
+            domain::ticket::TicketState::Open,
+            domain::ticket::TicketState::Pending,
+        ];
+        let queue = |query: TicketQuery| Request::List(query);
+        match self.kind {
+            Kind::Queue(which) => queue(TicketQuery {
+                states: active,
+                department: (which == Queue::Department).then_some(inputs.department),
+                assignee: match which {
+                    Queue::Mine => Some(AssigneeFilter::Agent(inputs.me)),
+                    Queue::Unassigned => Some(AssigneeFilter::Nobody),
+                    _ => None,
+                },
+                ..TicketQuery::default()
+            }),
+            Kind::Counts => Request::Counts,
+            Kind::TicketPage => Request::Page(inputs.tickets[index % inputs.tickets.len()]),
+            Kind::Search(search) => {
+                let mut query = TicketQuery::default();
+                match search {
+                    Search::RareWord => {
+                        query.text = Some(Inputs::pick(&inputs.rare_words, index).to_owned());
+                    }
+                    // Ranks 4 to 13 of the word list: each in a large share of the tickets.
+                    Search::CommonWord => query.text = Some(WORDS[3 + index % 10].to_owned()),
+                    Search::Phrase => {
+                        query.text = Some(format!("\"{}\"", PHRASES[5 + index % 10]));
+                    }
+                    Search::Requester => {
+                        query.requester_text =
+                            Some(Inputs::pick(&inputs.requester_terms, index).to_owned());
+                    }
+                    Search::CustomOrderNumber => {
+                        query.custom = vec![CustomFilter::Equals {
+                            key: "order_number".to_owned(),
+                            value: Inputs::pick(&inputs.order_numbers, index).into(),
+                        }];
+                    }
+                    Search::CustomProduct => {
+                        query.custom = vec![CustomFilter::Equals {
+                            key: "product".to_owned(),
+                            value: PRODUCTS[index % 5].into(),
+                        }];
+                    }
+                }
+                Request::List(query)
+            }
+        }
+    }
+}
+
+enum Request {
+    List(TicketQuery),
+    Counts,
+    Page(Uuid),
+}
+
+/// Runs one read through the store in its own tenant transaction, as a request does.
+async fn perform(store: &Store, read: Read, inputs: &Inputs, index: usize) -> anyhow::Result<()> {
+    let scope = read.scope(inputs);
+    let mut tx = store.begin_tenant(inputs.tenant).await?;
+    match read.request(inputs, index) {
+        Request::List(query) => {
+            store::tickets::list_in_queue(&mut tx, scope, &query, None).await?;
+        }
+        Request::Counts => {
+            let since = Utc::now() - chrono::Duration::days(store::tickets::RECENTLY_CLOSED_DAYS);
+            store::tickets::queue_counts(&mut tx, scope, inputs.me, since).await?;
+        }
+        Request::Page(id) => {
+            store::tickets::by_id(&mut tx, scope, id)
+                .await?
+                .context("a sampled ticket is missing")?;
+            store::ticket_thread::thread(&mut tx, id).await?;
+            store::tickets::collaborators(&mut tx, id).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn time_read(
+    store: &Store,
+    read: Read,
+    inputs: &Inputs,
+    args: &Args,
+) -> anyhow::Result<Latencies> {
+    // Warm-up inputs come after the timed ones, so no timed read repeats one.
+    for index in args.samples..args.samples + args.warmup {
+        perform(store, read, inputs, index).await?;
+    }
+    let mut samples = Vec::with_capacity(args.samples);
+    for index in 0..args.samples {
+        let clock = Instant::now();
+        perform(store, read, inputs, index)
+            .await
+            .with_context(|| format!("{} #{index}", read.label))?;
+        samples.push(clock.elapsed());
+    }
+    Ok(Latencies::new(samples))
+}
+
+fn reads_table(
+    rows: &[(Read, Result<Latencies, String>)],
+    matches: &BTreeMap<&'static str, f64>,
+) -> String {
+    let mut table = String::from(
+        "\n#### Reads of the big tenant: one tenant transaction each (BEGIN + set_config, the \
+         store calls, COMMIT), one client, as the runtime role\n\n\
+         | read | samples | tickets matched (mean) | p50 ms | p95 ms | p99 ms |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    for (read, outcome) in rows {
+        match outcome {
+            Err(failure) => {
+                let _ = writeln!(
+                    table,
+                    "| {} | failed: {} | | | | |",
+                    read.label,
+                    failure.replace('|', "\\|").replace('\n', " ")
+                );
+            }
+            Ok(latencies) => {
+                let _ = writeln!(
+                    table,
+                    "| {} | {} | {} | {} | **{}** | {} |",
+                    read.label,
+                    latencies.len(),
+                    matches
+                        .get(read.label)
+                        .map_or_else(String::new, |mean| format!("{mean:.0}")),
+                    ms(latencies.percentile(50.0)),
+                    ms(latencies.percentile(95.0)),
+                    ms(latencies.percentile(99.0)),
+                );
+            }
+        }
+    }
+    table
+}
+
+// ---------------------------------------------------------------------------------------------
+// RLS against an explicit tenant filter: the same statements, two ways
+
+/// The store's ticket select list and joins (`store::tickets` SELECT), so the explicit
+/// variant can add each table's tenant condition where the policy would apply it.
+const TICKET_COLUMNS: &str = "select t.id, t.number, t.subject, t.state, t.status_id, st.name as status_name,
+       t.priority, t.requester_id, r.name as requester_name, r.email as requester_email,
+       t.organization_id, o.name as organization_name, t.department_id, d.name as department_name,
+       t.help_topic_id, h.name as help_topic_name, t.assignee_agent_id, a.name as assignee_agent_name,
+       t.assignee_team_id, tm.name as assignee_team_name, t.sla_plan_id, sp.name as sla_plan_name,
+       t.source, t.custom, t.first_response_due_at, t.resolution_due_at, t.first_responded_at,
+       t.sla_paused_since, t.last_message_at, t.closed_at, t.closed_by_agent_id,
+       t.closed_by_end_user_id, t.created_by_agent_id, t.version, t.created_at, t.updated_at
+  from tickets t";
+
+/// (join, table and alias, condition, alias) of the ticket select.
+const TICKET_JOINS: [(&str, &str, &str, &str); 8] = [
+    ("join", "end_users r", "r.id = t.requester_id", "r"),
+    ("join", "departments d", "d.id = t.department_id", "d"),
+    (
+        "left join",
+        "organizations o",
+        "o.id = t.organization_id",
+        "o",
+    ),
+    ("left join", "help_topics h", "h.id = t.help_topic_id", "h"),
+    ("left join", "agents a", "a.id = t.assignee_agent_id", "a"),
+    ("left join", "teams tm", "tm.id = t.assignee_team_id", "tm"),
+    ("left join", "sla_plans sp", "sp.id = t.sla_plan_id", "sp"),
+    (
+        "left join",
+        "ticket_statuses st",
+        "st.id = t.status_id",
+        "st",
+    ),
+];
+
+type Sql = QueryBuilder<'static, Postgres>;
+
+/// ` and {alias}.tenant_id = $n` when the tenant is explicit.
+fn tenant_condition(sql: &mut Sql, alias: &str, tenant: Option<Uuid>) {
+    if let Some(tenant) = tenant {
+        sql.push(format!(" and {alias}.tenant_id = "))
+            .push_bind(tenant);
+    }
+}
+
+fn ticket_select(tenant: Option<Uuid>) -> Sql {
+    let mut sql = QueryBuilder::new(TICKET_COLUMNS);
+    for (join, table, on, alias) in TICKET_JOINS {
+        sql.push(format!("\n  {join} {table} on {on}"));
+        tenant_condition(&mut sql, alias, tenant);
+    }
+    sql.push("\n where true");
+    tenant_condition(&mut sql, "t", tenant);
+    sql
+}
+
+/// The access rule: the store's own [`TicketScope::push_condition`] under RLS; written out
+/// with tenant conditions in its subqueries otherwise.
+fn scope_condition(sql: &mut Sql, scope: TicketScope, tenant: Option<Uuid>) {
+    match (scope, tenant) {
+        (_, None) | (TicketScope::All, _) => scope.push_condition(sql),
+        (TicketScope::Agent(agent), Some(_)) => {
+            sql.push(
+                " and (t.department_id in (select da.department_id from department_agents da where da.agent_id = ",
+            )
+            .push_bind(agent);
+            tenant_condition(sql, "da", tenant);
+            sql.push(") or t.assignee_agent_id = ")
+                .push_bind(agent)
+                .push(" or t.assignee_team_id in (select tmm.team_id from team_members tmm where tmm.agent_id = ")
+                .push_bind(agent);
+            tenant_condition(sql, "tmm", tenant);
+            sql.push("))");
+        }
+    }
+}
+
+/// The list filters: the store's own [`TicketQuery::push_filters`] under RLS. Written out
+/// otherwise, with the search functions' statements inlined (they read the tenant from
+/// `app.tenant_id`, which a bypassing session without set_config does not have).
+fn filters(sql: &mut Sql, query: &TicketQuery, tenant: Option<Uuid>) {
+    let Some(tenant) = tenant else {
+        query.push_filters(sql);
+        return;
+    };
+    if !query.states.is_empty() {
+        let states: Vec<&'static str> = query.states.iter().map(|s| s.as_str()).collect();
+        sql.push(" and t.state = any(").push_bind(states).push(")");
+    }
+    if let Some(department) = query.department {
+        sql.push(" and t.department_id = ").push_bind(department);
+    }
+    match query.assignee {
+        Some(AssigneeFilter::Agent(agent)) => {
+            sql.push(" and t.assignee_agent_id = ").push_bind(agent);
+        }
+        Some(AssigneeFilter::Nobody) => {
+            sql.push(" and t.assignee_agent_id is null");
+        }
+        None => {}
+    }
+    if let Some(text) = query.text.as_deref() {
+        sql.push(" and t.id = any(array(select s.id from tickets s where s.tenant_id = ")
+            .push_bind(tenant)
+            .push(" and s.subject_vector @@ ticket_search.parse_query(")
+            .push_bind(text.to_owned())
+            .push(") union select e.ticket_id from ticket_entries e where e.tenant_id = ")
+            .push_bind(tenant)
+            .push(" and e.kind in ('message', 'note') and e.body_vector @@ ticket_search.parse_query(")
+            .push_bind(text.to_owned())
+            .push(")))");
+    }
+    if let Some(text) = query.requester_text.as_deref() {
+        let pattern = store::search::like_pattern(text);
+        sql.push(" and t.requester_id = any(array(select u.id from end_users u where u.tenant_id = ")
+            .push_bind(tenant)
+            .push(" and u.search_text ilike ")
+            .push_bind(pattern.clone())
+            .push(
+                " union select u.id from organizations o
+                   join organization_members m on m.tenant_id = o.tenant_id and m.organization_id = o.id
+                   join end_users u on u.tenant_id = m.tenant_id and u.id = m.end_user_id
+                  where o.tenant_id = ",
+            )
+            .push_bind(tenant)
+            .push(" and o.search_text ilike ")
+            .push_bind(pattern)
+            .push("))");
+    }
+    if let Some(equal) = store::search::custom_equalities(&query.custom) {
+        sql.push(" and t.id = any(array(select s.id from tickets s where s.tenant_id = ")
+            .push_bind(tenant)
+            .push(" and s.custom @> ")
+            .push_bind(sqlx::types::Json(equal))
+            .push("))");
+    }
+}
+
+/// The statements a read runs: exactly the store's under RLS (`tenant` None), or the same
+/// with each table's `tenant_id = $n` written out (`tenant` Some).
+fn statements(read: Read, inputs: &Inputs, index: usize, tenant: Option<Uuid>) -> Vec<Sql> {
+    let scope = read.scope(inputs);
+    match read.request(inputs, index) {
+        Request::List(query) => {
+            let mut sql = ticket_select(tenant);
+            scope_condition(&mut sql, scope, tenant);
+            filters(&mut sql, &query, tenant);
+            sql.push(" order by t.updated_at desc, t.id desc limit ")
+                .push_bind((query.limit + 1) as i64);
+            vec![sql]
+        }
+        Request::Counts => {
+            let agent = inputs.me;
+            let since = Utc::now() - chrono::Duration::days(store::tickets::RECENTLY_CLOSED_DAYS);
+            let mut sql = QueryBuilder::new(
+                "select t.department_id,
+                        count(*) filter (where t.state in ('open', 'pending') and t.assignee_agent_id = ",
+            );
+            sql.push_bind(agent).push(
+                ") as mine,
+                        count(*) filter (where t.state in ('open', 'pending') and t.assignee_team_id in
+                            (select q.team_id from team_members q where q.agent_id = ",
+            );
+            sql.push_bind(agent);
+            tenant_condition(&mut sql, "q", tenant);
+            sql.push(
+                ")) as my_teams,
+                        count(*) filter (where t.state in ('open', 'pending') and t.assignee_agent_id is null) as unassigned,
+                        count(*) filter (where t.state in ('open', 'pending')) as open,
+                        count(*) filter (where t.state in ('open', 'pending') and t.resolution_due_at < now()) as overdue,
+                        count(*) filter (where t.state = 'closed') as recently_closed
+                   from tickets t
+                  where (t.state in ('open', 'pending')
+                         or (t.state = 'closed' and t.updated_at >= ",
+            )
+            .push_bind(since)
+            .push(" and t.closed_at >= ")
+            .push_bind(since)
+            .push("))");
+            tenant_condition(&mut sql, "t", tenant);
+            scope_condition(&mut sql, scope, tenant);
+            sql.push(" group by t.department_id");
+            vec![sql]
+        }
+        Request::Page(id) => {
+            let mut ticket = ticket_select(tenant);
+            ticket.push(" and t.id = ").push_bind(id);
+            scope_condition(&mut ticket, scope, tenant);
+            let mut thread = QueryBuilder::new(
+                "select e.id, e.ticket_id, e.kind, e.author_agent_id, a.name as author_agent_name,
+                        e.author_end_user_id, u.name as author_end_user_name, e.body_html, e.body_text,
+                        e.event, e.created_at
+                   from ticket_entries e
+                   left join agents a on a.id = e.author_agent_id",
+            );
+            tenant_condition(&mut thread, "a", tenant);
+            thread.push(" left join end_users u on u.id = e.author_end_user_id");
+            tenant_condition(&mut thread, "u", tenant);
+            thread.push(" where e.ticket_id = ").push_bind(id);
+            tenant_condition(&mut thread, "e", tenant);
+            thread.push(" order by e.created_at, e.id");
+            let mut collaborators = QueryBuilder::new(
+                "select u.id, u.name, u.email, c.created_at
+                   from ticket_collaborators c join end_users u on u.id = c.end_user_id",
+            );
+            tenant_condition(&mut collaborators, "u", tenant);
+            collaborators.push(" where c.ticket_id = ").push_bind(id);
+            tenant_condition(&mut collaborators, "c", tenant);
+            collaborators.push(" order by c.created_at, u.id");
+            vec![ticket, thread, collaborators]
+        }
+    }
+}
+
+/// Runs the statements; the time they took (not counting BEGIN, set_config and COMMIT).
+async fn run_statements(
+    conn: &mut sqlx::PgConnection,
+    statements: Vec<Sql>,
+) -> anyhow::Result<Duration> {
+    let clock = Instant::now();
+    for mut sql in statements {
+        sql.build().fetch_all(&mut *conn).await?;
+    }
+    Ok(clock.elapsed())
+}
+
+async fn compare_rls(
+    runtime: &PgPool,
+    admin: &PgPool,
+    inputs: &Inputs,
+    args: &Args,
+) -> anyhow::Result<String> {
+    let (role, bypasses): (String, bool) = sqlx::query_as(
+        "select rolname::text, rolsuper or rolbypassrls from pg_roles where rolname = current_user",
+    )
+    .fetch_one(admin)
+    .await?;
+    if !bypasses {
+        bail!("the owner role {role} neither is a superuser nor has BYPASSRLS");
+    }
+    let tenant = inputs.tenant.as_uuid();
+    let mut bypass = admin.acquire().await?;
+    let mut out = format!(
+        "\n#### What row-level security costs: the same statements (a) as the runtime role with \
+         the tenant set (RLS; statements as the store builds them) and (b) as `{role}` (bypasses \
+         RLS) with each table's `tenant_id = $n` written out and no set_config; statement time \
+         only, interleaved, one client, {} samples each\n\n\
+         | read | (a) RLS p50 ms | (b) explicit p50 ms | (a) RLS p95 ms | (b) explicit p95 ms | p50 ratio | p95 ratio |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+        args.samples
+    );
+    for read in Read::ALL {
+        eprintln!("  RLS vs explicit: {}", read.label);
+        let mut rls = Vec::with_capacity(args.samples);
+        let mut explicit = Vec::with_capacity(args.samples);
+        let mut failure = None;
+        for index in (args.samples..args.samples + args.warmup).chain(0..args.samples) {
+            let timed = index < args.samples;
+            let mut tx = database::begin_tenant(runtime, inputs.tenant).await?;
+            let a = run_statements(&mut tx, statements(read, inputs, index, None)).await;
+            tx.commit().await?;
+            let b =
+                run_statements(&mut bypass, statements(read, inputs, index, Some(tenant))).await;
+            match (a, b) {
+                (Ok(a), Ok(b)) => {
+                    if timed {
+                        rls.push(a);
+                        explicit.push(b);
+                    }
+                }
+                (Err(error), _) | (_, Err(error)) => {
+                    failure = Some(format!("{error:#}"));
+                    break;
+                }
+            }
+        }
+        if let Some(failure) = failure {
+            eprintln!("{}: {failure}", read.label);
+            let _ = writeln!(
+                out,
+                "| {} | failed: {} | | | | | |",
+                read.label,
+                failure.replace('|', "\\|").replace('\n', " ")
+            );
+            continue;
+        }
+        let (rls, explicit) = (Latencies::new(rls), Latencies::new(explicit));
+        let ratio = |p: f64| {
+            let b = explicit.percentile(p).as_secs_f64();
+            if b > 0.0 {
+                let r = rls.percentile(p).as_secs_f64() / b;
+                if r > 1.10 {
+                    format!("**{r:.2}**")
+                } else {
+                    format!("{r:.2}")
+                }
+            } else {
+                "n/a".to_owned()
+            }
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            read.label,
+            ms(rls.percentile(50.0)),
+            ms(explicit.percentile(50.0)),
+            ms(rls.percentile(95.0)),
+            ms(explicit.percentile(95.0)),
+            ratio(50.0),
+            ratio(95.0),
+        );
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creations through the API: the real web app in process, an API token per tenant
+
+/// A tenant the creations go to: its Host header, token and some requesters' addresses.
+struct Target {
+    host: String,
+    token: String,
+    emails: Vec<String>,
+}
+
+async fn time_creations(
+    args: &Args,
+    database: &Database,
+    owner: &Owner,
+    admin: &PgPool,
+    plans: &[TenantPlan],
+    scratch: &std::path::Path,
+) -> anyhow::Result<String> {
+    use web::auth::passwords::Passwords;
+    use web::auth::rate_limit::RateLimiter;
+    use web::auth::sessions::Sessions;
+    use web::settings_cache::SettingsCache;
+    use web::tenancy::TenantResolver;
+    use web::{App, AppState, WebConfig};
+
+    let store = Store::connect(&database.runtime_url(), args.pool_size)
+        .await
+        .context("the app's runtime pool")?;
+    store
+        .check_runtime_role()
+        .await
+        .map_err(|problem| anyhow::anyhow!("the runtime role is not safe: {problem:?}"))?;
+    let state = AppState::new(App {
+        store,
+        tenants: TenantResolver::new(Duration::from_secs(300)),
+        settings: SettingsCache::new(Duration::from_secs(300)),
+        passwords: Passwords::new(2),
+        sessions: Sessions::new(
+            None,
+            Duration::from_secs(3600),
+            Duration::from_secs(8 * 3600),
+        ),
+        limits: RateLimiter::new(None),
+        redis: None,
+        attachments: web::attachments::AttachmentStore::local(&scratch.join("attachments"))
+            .map_err(|e| anyhow::anyhow!(e))?,
+        config: WebConfig {
+            base_url: domain::BaseUrl::parse("http://localhost")
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+            invalidation_channel: web::invalidation::DEFAULT_CHANNEL.to_owned(),
+            mail_from: domain::EmailAddress::parse("noreply@tenantdesk.test")
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+            mailbox_dir: None,
+            import_limits: web::imports::ImportLimits::default(),
+            secret_key: web::sign_in::secrets::SecretKey::generate(),
+        },
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let router = web::router(state);
+    tokio::spawn(async move {
+        let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if let Err(error) = axum::serve(listener, app).await {
+            eprintln!("the web app stopped: {error}");
+        }
+    });
+
+    // The big tenant, and up to 100 of the others (creations rotate over them).
+    let mut big = Vec::new();
+    let mut small = Vec::new();
+    for (index, plan) in plans.iter().enumerate().take(101) {
+        let slug: String = sqlx::query_scalar("select slug from tenants where id = $1")
+            .bind(plan.tenant.as_uuid())
+            .fetch_one(admin)
+            .await?;
+        let mut tx = owner.begin_tenant(plan.tenant).await?;
+        let issued = store::tokens::create_api_token(
+            &mut tx,
+            &domain::TokenName::parse("bench").map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        )
+        .await?;
+        tx.commit().await?;
+        let emails: Vec<String> = sqlx::query_scalar(
+            "select email from end_users where tenant_id = $1 order by random() limit 500",
+        )
+        .bind(plan.tenant.as_uuid())
+        .fetch_all(admin)
+        .await?;
+        let target = Target {
+            host: format!("{slug}.localhost"),
+            token: issued.secret,
+            emails,
+        };
+        if index == 0 {
+            big.push(target);
+        } else {
+            small.push(target);
+        }
+    }
+    let big = Arc::new(big);
+    let small = Arc::new(small);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let url = format!("http://{address}/api/v1/tickets");
+
+    let mut table = format!(
+        "\n#### Ticket creation through the API (`POST /api/v1/tickets` with an API token, the web \
+         app in process on 127.0.0.1, runtime pool of {} connections; requester by email, one \
+         request in ten with a new address; {} timed requests per row after {} untimed)\n\n\
+         | into | concurrency | created | errors | tickets/s | p50 ms | p99 ms |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+        args.pool_size,
+        args.creations,
+        args.creations / 10
+    );
+    let mut run_number = 0usize;
+    for &concurrency in &args.concurrency {
+        for (label, targets) in [
+            ("the big tenant", big.clone()),
+            ("100 other tenants, in turn", small.clone()),
+        ] {
+            if targets.is_empty() {
+                continue;
+            }
+            run_number += 1;
+            eprintln!("  {concurrency} clients into {label}");
+            // Untimed first (connections, prepared statements), then timed.
+            for (count, timed) in [(args.creations / 10, false), (args.creations, true)] {
+                let next = Arc::new(AtomicUsize::new(0));
+                let started = Instant::now();
+                let mut workers = tokio::task::JoinSet::new();
+                for _ in 0..concurrency {
+                    let next = next.clone();
+                    let targets = targets.clone();
+                    let http = http.clone();
+                    let url = url.clone();
+                    workers.spawn(async move {
+                        let mut latencies = Vec::new();
+                        let mut errors = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            if index >= count {
+                                return (latencies, errors);
+                            }
+                            let target = &targets[index % targets.len()];
+                            let body = creation_body(target, run_number, timed, index);
+                            let clock = Instant::now();
+                            let outcome = http
+                                .post(&url)
+                                .header(reqwest::header::HOST, &target.host)
+                                .bearer_auth(&target.token)
+                                .json(&body)
+                                .send()
+                                .await;
+                            match outcome {
+                                Ok(response)
+                                    if response.status() == reqwest::StatusCode::CREATED =>
+                                {
+                                    let _ = response.bytes().await;
+                                    latencies.push(clock.elapsed());
+                                }
+                                Ok(response) => {
+                                    let status = response.status();
+                                    let text = response.text().await.unwrap_or_default();
+                                    errors.push(format!("{status}: {text}"));
+                                }
+                                Err(error) => errors.push(error.to_string()),
+                            }
+                        }
+                    });
+                }
+                let mut latencies = Vec::new();
+                let mut errors = Vec::new();
+                while let Some(joined) = workers.join_next().await {
+                    let (l, e) = joined.context("a client task")?;
+                    latencies.extend(l);
+                    errors.extend(e);
+                }
+                let seconds = started.elapsed().as_secs_f64();
+                if let Some(first) = errors.first() {
+                    eprintln!("    {} errors, the first: {first}", errors.len());
+                }
+                if !timed {
+                    continue;
+                }
+                let created = latencies.len();
+                let latencies = Latencies::new(latencies);
+                let _ = writeln!(
+                    table,
+                    "| {label} | {concurrency} | {created} | {} | **{:.0}** | {} | {} |",
+                    errors.len(),
+                    created as f64 / seconds,
+                    ms(latencies.percentile(50.0)),
+                    ms(latencies.percentile(99.0)),
+                );
+            }
+        }
+    }
+    Ok(table)
+}
+
+fn creation_body(target: &Target, run: usize, timed: bool, index: usize) -> serde_json::Value {
+    let phrase = PHRASES[index % PHRASES.len()];
+    let product = PRODUCTS[(index / 7) % PRODUCTS.len()];
+    let words: Vec<&str> = (0..30)
+        .map(|k| WORDS[(index * 31 + k * 17) % WORDS.len()])
+        .collect();
+    let email = if index % 10 == 9 || target.emails.is_empty() {
+        format!(
+            "new{run}{}{index}@newcomer.example",
+            if timed { "t" } else { "w" }
+        )
+    } else {
+        target.emails[index % target.emails.len()].clone()
+    };
+    serde_json::json!({
+        "subject": format!("{phrase} - {product}"),
+        "message": format!("Hello, {phrase} with our {product}. {}. Thanks", words.join(" ")),
+        "requester_email": email,
+        "requester_name": "Bench Requester",
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plans: auto_explain on a fresh connection of the runtime role
+
+/// PostgreSQL's LOG messages to the client (auto_explain's plans), which sqlx hands to
+/// `tracing` as events of the target `sqlx::postgres::notice`.
+#[derive(Clone, Default)]
+struct Notices(Arc<Mutex<Vec<String>>>);
+
+impl Notices {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+struct MessageVisitor<'a>(&'a mut String);
+
+impl tracing::field::Visit for MessageVisitor<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            self.0.push_str(value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, "{value:?}");
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Notices {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut message = String::new();
+        event.record(&mut MessageVisitor(&mut message));
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(message);
+    }
+}
+
+/// The settings that make every new session of the server log the plan of each statement it
+/// runs, nested ones included, as EXPLAIN (ANALYZE, BUFFERS) prints it.
+const AUTO_EXPLAIN: [(&str, &str); 5] = [
+    ("session_preload_libraries", "'auto_explain'"),
+    ("auto_explain.log_min_duration", "0"),
+    ("auto_explain.log_analyze", "on"),
+    ("auto_explain.log_buffers", "on"),
+    ("auto_explain.log_nested_statements", "on"),
+];
+
+/// Which reads get their plan shown (indexes into [`Read::ALL`]): the main queue page and the
+/// queue counts, for an Admin and an Agent.
+const EXPLAINED: [usize; 4] = [0, 1, 8, 9];
+
+async fn capture_plans(
+    database: &Database,
+    admin: &PgPool,
+    inputs: &Inputs,
+) -> anyhow::Result<String> {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let notices = Notices::default();
+    let subscriber = tracing_subscriber::registry().with(tracing_subscriber::Layer::with_filter(
+        notices.clone(),
+        tracing_subscriber::filter::Targets::new()
+            .with_target("sqlx::postgres::notice", tracing::Level::TRACE),
+    ));
+    tracing::subscriber::set_global_default(subscriber)
+        .context("installing the notice collector")?;
+
+    // ALTER SYSTEM checks auto_explain's settings only in a session that has loaded it.
+    let mut conn = admin.acquire().await.context("an owner connection")?;
+    sqlx::query("load 'auto_explain'")
+        .execute(&mut *conn)
+        .await
+        .context("loading auto_explain")?;
+    for (setting, value) in AUTO_EXPLAIN {
+        sqlx::query(&format!("alter system set {setting} = {value}"))
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("alter system set {setting}"))?;
+    }
+    sqlx::query("select pg_reload_conf()")
+        .execute(&mut *conn)
+        .await?;
+    // The postmaster rereads its configuration asynchronously; new sessions inherit it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let outcome = explain_reads(database, inputs, &notices).await;
+
+    for (setting, _) in AUTO_EXPLAIN {
+        sqlx::query(&format!("alter system reset {setting}"))
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("alter system reset {setting}"))?;
+    }
+    sqlx::query("select pg_reload_conf()")
+        .execute(&mut *conn)
+        .await?;
+    outcome
+}
+
+async fn explain_reads(
+    database: &Database,
+    inputs: &Inputs,
+    notices: &Notices,
+) -> anyhow::Result<String> {
+    let runtime_url = database.runtime_url();
+    let separator = if runtime_url.contains('?') { '&' } else { '?' };
+    let url = format!("{runtime_url}{separator}options=-c%20client_min_messages%3Dlog");
+    let store = Store::connect(&url, 1)
+        .await
+        .context("connecting as the runtime role with client_min_messages=log")?;
+    let mut out = String::from(
+        "\n#### Plans, as executed by the runtime role in a tenant transaction \
+         (auto_explain: ANALYZE, BUFFERS, nested statements)\n",
+    );
+    for read in EXPLAINED.map(|index| Read::ALL[index]) {
+        // As the timed runs did: the same connection runs the statement several times first,
+        // so a cached generic plan shows if PostgreSQL switches to one.
+        let mut failed = None;
+        for index in 0..9 {
+            if index == 8 {
+                notices.take();
+            }
+            if let Err(error) = perform(&store, read, inputs, 1_000 + index).await {
+                failed = Some(error);
+                break;
+            }
+        }
+        if let Some(error) = failed {
+            let _ = writeln!(out, "\n{}: failed: {error:#}", read.label);
+            continue;
+        }
+        let plans: Vec<String> = notices
+            .take()
+            .into_iter()
+            .filter(|plan| plan.contains("tickets"))
+            .collect();
+        if plans.is_empty() {
+            bail!(
+                "no plan arrived for {}; is auto_explain installed?",
+                read.label
+            );
+        }
+        let _ = write!(out, "\n{}:\n\n```text\n", read.label);
+        for plan in plans {
+            out.push_str(plan.trim_end());
+            out.push_str("\n\n");
+        }
+        out.truncate(out.trim_end().len());
+        out.push_str("\n```\n");
+    }
+    Ok(out)
+}

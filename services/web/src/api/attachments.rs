@@ -89,6 +89,19 @@ pub async fn entry_request(
     tenant: domain::TenantId,
     request: Request,
 ) -> Result<(Value, Vec<Upload>), ApiError> {
+    form_request(state, tenant, request, &["body", "format", "agent_id"], &[]).await
+}
+
+/// A request that may carry files: JSON, or `multipart/form-data` whose parts are the JSON
+/// object's fields (`text_fields` as text, `json_fields` as JSON text, for example
+/// `custom={"order":"A-1"}`) plus any number of `files`. Answers the object and the files.
+pub async fn form_request(
+    state: &AppState,
+    tenant: domain::TenantId,
+    request: Request,
+    text_fields: &[&str],
+    json_fields: &[&str],
+) -> Result<(Value, Vec<Upload>), ApiError> {
     let multipart = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -153,12 +166,21 @@ pub async fn entry_request(
                     bytes,
                 });
             }
-            "body" | "format" | "agent_id" => {
+            _ if text_fields.contains(&name.as_str()) => {
                 let text = field
                     .text()
                     .await
                     .map_err(|e| ApiError::BadRequest(e.body_text()))?;
                 fields.insert(name, Value::String(text));
+            }
+            _ if json_fields.contains(&name.as_str()) => {
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+                let value = serde_json::from_str(&text)
+                    .map_err(|_| invalid(&name, "must be JSON in a multipart request"))?;
+                fields.insert(name, value);
             }
             _ => return Err(invalid(&name, "is not a known field")),
         }

@@ -189,7 +189,10 @@ pub fn tenant_routes() -> Router<AppState> {
             "/users/{id}/organizations",
             get(organizations::user_organizations),
         )
-        .route("/tickets", get(tickets::list).post(tickets::create))
+        .route(
+            "/tickets",
+            get(tickets::list).merge(post(tickets::create).layer(attachments::body_limit())),
+        )
         .route("/tickets/{id}", get(tickets::show).patch(tickets::update))
         .route(
             "/tickets/{id}/messages",
@@ -318,11 +321,25 @@ pub fn tenant_routes() -> Router<AppState> {
             "/ticket-settings",
             get(statuses::ticket_settings).patch(statuses::update_ticket_settings),
         )
-        .route("/ticket-filters", get(ticket_filters::list).post(ticket_filters::create))
-        .route("/ticket-filters/{id}", get(ticket_filters::show).patch(ticket_filters::update).delete(ticket_filters::delete))
+        .route(
+            "/ticket-filters",
+            get(ticket_filters::list).post(ticket_filters::create),
+        )
+        .route(
+            "/ticket-filters/{id}",
+            get(ticket_filters::show)
+                .patch(ticket_filters::update)
+                .delete(ticket_filters::delete),
+        )
         .route("/ticket-filters/{id}/test", post(ticket_filters::test))
-        .route("/ticket-field-mappings", get(field_mappings::list).post(field_mappings::create))
-        .route("/ticket-field-mappings/{id}", delete(field_mappings::delete))
+        .route(
+            "/ticket-field-mappings",
+            get(field_mappings::list).post(field_mappings::create),
+        )
+        .route(
+            "/ticket-field-mappings/{id}",
+            delete(field_mappings::delete),
+        )
         .route(
             "/tickets/{id}/guest-links",
             get(guest_links::list).post(guest_links::create),

@@ -22,6 +22,7 @@ use crate::AppState;
 use crate::api::auth::ApiCaller;
 use crate::api::json::{ApiJson, if_match_version};
 use crate::api::page::Page;
+use crate::attachments::AttachError;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::tickets::{
     self, NewTicketInput, RequesterInput, TicketActor, TicketChanges, TicketError,
@@ -254,7 +255,10 @@ impl From<TicketError> for ApiError {
                 "The ticket was changed since you read it; read it again and retry.".into(),
             ),
             TicketError::Refused(message) => Self::Refused(message),
-            TicketError::Rejected(message) => Self::Validation(vec![FieldError { field: "ticket".into(), message }]),
+            TicketError::Rejected(message) => Self::Validation(vec![FieldError {
+                field: "ticket".into(),
+                message,
+            }]),
             TicketError::Store(error) => error.into(),
         }
     }
@@ -350,29 +354,34 @@ fn body_format(reader: &mut Reader<'_>, field: &str) -> BodyFormat {
 }
 
 /// The request of a create, parsed as far as it can be without the database.
+/// The text fields of a create (in JSON, or as multipart parts beside `files`).
+const CREATE_TEXT_FIELDS: [&str; 11] = [
+    "subject",
+    "message",
+    "format",
+    "requester_id",
+    "requester_email",
+    "requester_name",
+    "department_id",
+    "help_topic_id",
+    "priority",
+    "assignee_agent_id",
+    "assignee_team_id",
+];
+/// The fields of a create that are JSON values (multipart parts carry them as JSON text).
+const CREATE_JSON_FIELDS: [&str; 2] = ["collaborators", "custom"];
+
 fn new_ticket_input(
     body: &Value,
     idempotency_key: Option<String>,
 ) -> Result<NewTicketInput, ApiError> {
     let object = object(body)?;
-    let mut reader = Reader::new(
-        object,
-        &[
-            "subject",
-            "message",
-            "format",
-            "requester_id",
-            "requester_email",
-            "requester_name",
-            "department_id",
-            "help_topic_id",
-            "priority",
-            "assignee_agent_id",
-            "assignee_team_id",
-            "collaborators",
-            "custom",
-        ],
-    );
+    let known: Vec<&str> = CREATE_TEXT_FIELDS
+        .iter()
+        .chain(CREATE_JSON_FIELDS.iter())
+        .copied()
+        .collect();
+    let mut reader = Reader::new(object, &known);
     let subject = reader.string("subject").unwrap_or_default();
     let message = reader.string("message").unwrap_or_default();
     if !object.contains_key("message") {
@@ -475,15 +484,24 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// department, default priority, SLA plan and auto-assignment; without a department the
 /// workspace's default department takes it. Source `api`.
 ///
+/// Files for the first message: send `multipart/form-data` with the same fields as parts
+/// (`custom` and `collaborators` as JSON text) and any number of `files` parts; the ticket and
+/// its files are written together or not at all (`files[i]` names a refused file).
+///
 /// Send an `Idempotency-Key` header to make retries safe: the same key again answers 200 with
 /// the ticket the first request created, not a second ticket; the same key with another
 /// subject or message answers 422 naming `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", security(("api_token" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key answers the same ticket")),
-    request_body(content = inline(Object), example = json!({
-        "subject": "Printer on fire", "message": "<p>It is <b>really</b> burning.</p>", "format": "html",
-        "requester_email": "robin@example.com", "requester_name": "Robin Customer",
-        "priority": "high", "custom": {"order_number": "A-1001"}})),
+    request_body(content(
+        (inline(Object) = "application/json", example = json!({
+            "subject": "Printer on fire", "message": "<p>It is <b>really</b> burning.</p>", "format": "html",
+            "requester_email": "robin@example.com", "requester_name": "Robin Customer",
+            "priority": "high", "custom": {"order_number": "A-1001"}})),
+        (inline(Object) = "multipart/form-data", example = json!({
+            "subject": "Printer on fire", "message": "Photo attached.",
+            "requester_email": "robin@example.com", "custom": "{\"order_number\": \"A-1001\"}",
+            "files": "(file)"})))),
     responses((status = 201, description = "The new ticket", body = TicketBody),
         (status = 200, description = "The ticket an earlier request with the same Idempotency-Key created", body = TicketBody),
         (status = 403, description = "The token lacks tickets.all", body = Problem, content_type = "application/problem+json"),
@@ -491,11 +509,18 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 pub async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<Value>,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     caller_scope(&caller)?;
-    let key = idempotency_key(&headers)?;
+    let key = idempotency_key(request.headers())?;
+    let (body, files) = crate::api::attachments::form_request(
+        &state,
+        caller.tenant.id,
+        request,
+        &CREATE_TEXT_FIELDS,
+        &CREATE_JSON_FIELDS,
+    )
+    .await?;
     let input = new_ticket_input(&body, key.clone())?;
     let actor = TicketActor::ApiToken {
         token: caller.token.id,
@@ -510,14 +535,20 @@ pub async fn create(
     let (created, fields) = loop {
         attempt += 1;
         let mut tx = state.store.begin_tenant(caller.tenant.id).await?;
-        match tickets::create(&mut tx, actor, &input).await {
-            Ok(ticket) => {
+        let mut staged = state.attachments.stage();
+        match crate::attachments::create(&mut tx, &mut staged, actor, &input, &files).await {
+            Ok((ticket, _)) => {
                 let fields = store::custom_fields::active(&mut tx, FieldEntity::Ticket).await?;
-                tx.commit().await?;
+                if let Err(error) = tx.commit().await {
+                    staged.discard().await;
+                    return Err(error.into());
+                }
+                staged.keep();
                 break (ticket, fields);
             }
-            Err(TicketError::Store(store::StoreError::Conflict { field })) => {
+            Err(AttachError::Ticket(TicketError::Store(store::StoreError::Conflict { field }))) => {
                 drop(tx);
+                staged.discard().await;
                 if let Some(response) = replay(&state, &caller, key.as_deref(), &input).await? {
                     return Ok(response);
                 }
@@ -525,7 +556,11 @@ pub async fn create(
                     return Err(ApiError::Conflict { field });
                 }
             }
-            Err(error) => return Err(error.into()),
+            Err(error) => {
+                drop(tx);
+                staged.discard().await;
+                return Err(error.into());
+            }
         }
     };
     let location = format!("/api/v1/tickets/{}", created.id);

@@ -230,7 +230,10 @@ pub async fn authenticate(
         let found = session.find(settings, login).await;
         let outcome = match found {
             Ok(Some(identity)) => session.verify(settings, identity, login, password).await,
-            Ok(None) => Err(LdapError::InvalidCredentials),
+            Ok(None) => {
+                session.bind_as_nobody(settings, password).await;
+                Err(LdapError::InvalidCredentials)
+            }
             Err(error) => Err(error),
         };
         session.close().await;
@@ -445,6 +448,17 @@ impl Session {
             Some(false) => Err(LdapError::NotInGroup),
             Some(true) | None => Ok(identity),
         }
+    }
+
+    /// The bind a found entry would get, against a DN that cannot exist, so that an unknown
+    /// name costs the same round trip as a wrong password and its answer tells no more.
+    async fn bind_as_nobody(&mut self, settings: &LdapSettings, password: &str) {
+        let nobody = format!("cn=tenantdesk-no-such-entry,{}", settings.base_dn);
+        let _ = self
+            .ldap
+            .with_timeout(self.timeout)
+            .simple_bind(&nobody, password)
+            .await;
     }
 
     async fn is_member(
