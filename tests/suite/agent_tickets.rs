@@ -848,3 +848,104 @@ async fn assign_transfer_and_collaborator_forms_change_the_ticket() {
         shown.body
     );
 }
+
+#[tokio::test]
+async fn the_phone_ticket_form_asks_for_the_help_topics_fields() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("Phone Topic Fields").await;
+    let token = app.issue_token(&tenant.tenant, "setup").await;
+    let (me, email) = agent(&app, &tenant, BuiltinRole::Admin).await;
+    let desk = department(&tenant, "Hardware desk", &[me]).await;
+    let mut field_ids = Vec::new();
+    for field in [
+        json!({"key": "serial", "label": "Serial number", "field_type": "text",
+               "help_text": "On the label under the device"}),
+        json!({"key": "seats", "label": "Seats affected", "field_type": "number"}),
+        json!({"key": "colour", "label": "Colour", "field_type": "text"}),
+    ] {
+        let (status, body) = app
+            .api(
+                &tenant,
+                &token,
+                Method::POST,
+                "/api/v1/fields/ticket",
+                Some(field),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        field_ids.push(body["id"].clone());
+    }
+    let (status, topic) = app
+        .api(
+            &tenant,
+            &token,
+            Method::POST,
+            "/api/v1/help-topics",
+            Some(json!({"name": "Broken device", "department_id": desk,
+                        "field_ids": [field_ids[1], field_ids[0]]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{topic}");
+    let topic_id = topic["id"].as_str().expect("id").to_owned();
+
+    let mut visitor = app.visitor(&tenant.host());
+    visitor.sign_in_agent(&email, PASSWORD).await;
+    let guest = format!("device@{}", unique_mail_domain());
+    let base = [
+        ("requester", guest.as_str()),
+        ("subject", "Laptop screen cracked"),
+        ("message", "Dropped it."),
+        ("help_topic_id", topic_id.as_str()),
+    ];
+    // Without JavaScript: choose the topic, then show its fields, values kept.
+    let mut show = base.to_vec();
+    show.push(("show_fields", "1"));
+    let page = visitor.post_form("/agent/tickets/new", &show).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let seats = page
+        .body
+        .find("name=\"custom.seats\"")
+        .expect("seats field");
+    let serial = page
+        .body
+        .find("name=\"custom.serial\"")
+        .expect("serial field");
+    assert!(seats < serial, "in the topic's order");
+    assert!(
+        !page.body.contains("custom.colour"),
+        "only the topic's fields"
+    );
+    assert!(page.body.contains("On the label under the device"));
+    assert!(page.body.contains("value=\"Laptop screen cracked\""));
+    assert!(!page.body.contains("The ticket was not created"));
+
+    let mut wrong = base.to_vec();
+    wrong.extend([("custom.seats", "many"), ("custom.serial", "SN-77")]);
+    let page = visitor.post_form("/agent/tickets/new", &wrong).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("id=\"custom.seats-error\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("value=\"SN-77\""),
+        "typed values are kept"
+    );
+
+    let mut right = base.to_vec();
+    right.extend([("custom.seats", "3"), ("custom.serial", "SN-77")]);
+    let page = visitor.post_form("/agent/tickets/new", &right).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let (_, list) = app
+        .api(
+            &tenant,
+            &token,
+            Method::GET,
+            "/api/v1/tickets?custom.serial=SN-77",
+            None,
+        )
+        .await;
+    assert_eq!(list["data"][0]["custom"]["seats"], json!(3));
+    assert_eq!(list["data"][0]["help_topic"]["id"], json!(topic_id));
+}

@@ -10,7 +10,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 use store::sign_in_providers::{NewSignInProvider, ProviderAudience, ProviderKind};
 use tenantdesk_tests::oidc::{Consent, OidcClient, OidcProvider, free_port, issuer_on};
-use tenantdesk_tests::{Page, TestApp, TestTenant, Visitor, browser, spawn_app, tenant_sql};
+use tenantdesk_tests::{
+    AppOptions, Page, TestApp, TestTenant, Visitor, browser, spawn_app, spawn_app_with, tenant_sql,
+};
 use uuid::Uuid;
 
 fn callback_uri(tenant: &TestTenant, provider: Uuid) -> String {
@@ -78,19 +80,30 @@ async fn world() -> World {
 
 /// `extra` may add clients (and rows after start) for a test's own needs.
 async fn world_with(extra: impl FnOnce(&mut Vec<OidcClient>, &[(&TestTenant, Uuid)])) -> World {
-    let app = spawn_app().await;
+    world_on(spawn_app().await, extra, |_| {}).await
+}
+
+/// The world on `app`; `adjust` changes tenant A's provider row.
+async fn world_on(
+    app: TestApp,
+    extra: impl FnOnce(&mut Vec<OidcClient>, &[(&TestTenant, Uuid)]),
+    adjust: impl FnOnce(&mut NewSignInProvider),
+) -> World {
     let a = app.create_tenant("Acme OIDC").await;
     let b = app.create_tenant("Beta OIDC").await;
     let provider_a = Uuid::now_v7();
     let provider_b = Uuid::now_v7();
     let mut client_a = OidcClient::new("tenant-a", vec![callback_uri(&a, provider_a)]);
-    client_a.post_logout_redirect_uris = vec![format!("http://{}/", a.host())];
+    client_a.post_logout_redirect_uris = vec![
+        format!("http://{}/", a.host()),
+        format!("http://{}/agent/login?signed_out=1", a.host()),
+    ];
     let client_b = OidcClient::new("tenant-b", vec![callback_uri(&b, provider_b)]);
     let mut clients = vec![client_a.clone(), client_b.clone()];
     extra(&mut clients, &[(&a, provider_a), (&b, provider_b)]);
     let port = free_port();
     let issuer = issuer_on(port);
-    insert_provider(&app, &a, provider_a, &issuer, &client_a, |_| {}).await;
+    insert_provider(&app, &a, provider_a, &issuer, &client_a, adjust).await;
     insert_provider(&app, &b, provider_b, &issuer, &client_b, |_| {}).await;
     let idp = OidcProvider::start_on(port, &clients);
     World {
@@ -214,6 +227,89 @@ async fn first_sign_in_creates_the_account_and_later_ones_link_by_subject() {
     // Nothing of it reached the other tenant.
     assert_eq!(end_users_with_email(&world.b, "alice@example.com").await, 0);
     assert_eq!(identities(&world.b).await, 0);
+}
+
+#[tokio::test]
+async fn with_redis_flows_are_single_use_and_logout_carries_the_id_token() {
+    let app = spawn_app_with(AppOptions::with_redis("oidc")).await;
+    let world = world_on(app, |_, _| {}, |_| {}).await;
+    let mut visitor = world.app.visitor(&world.a.host());
+    let authorize = start(&mut visitor, world.provider_a, "audience=end_users").await;
+    let returned = world
+        .idp
+        .browser()
+        .sign_in(&authorize, "alice", Consent::Give)
+        .await;
+    let page = visitor.get(&returned.path_and_query()).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "callback: {}", page.body);
+    assert_refused(&visitor.get(&returned.path_and_query()).await, "already used");
+    let page = visitor
+        .post_form(&format!("/auth/oidc/{}/logout", world.provider_a), &[])
+        .await;
+    let location = page.location.expect("a redirect");
+    assert!(location.contains("id_token_hint="), "{location}");
+    assert!(!visitor.cookies.contains_key("tdk_user"));
+}
+
+#[tokio::test]
+async fn agents_sign_in_by_their_verified_email_and_sign_out_to_the_agent_page() {
+    let world = world_on(
+        spawn_app().await,
+        |_, _| {},
+        |p| p.audience = ProviderAudience::Both,
+    )
+    .await;
+    world
+        .app
+        .create_agent(
+            &world.a.tenant,
+            domain::BuiltinRole::Agent,
+            "dave@example.com",
+            "correct horse battery staple",
+        )
+        .await;
+    let mut visitor = world.app.visitor(&world.a.host());
+    let authorize = start(&mut visitor, world.provider_a, "audience=agents&next=/agent").await;
+    let returned = world
+        .idp
+        .browser()
+        .sign_in(&authorize, "dave", Consent::Give)
+        .await;
+    let page = visitor.get(&returned.path_and_query()).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "callback: {}", page.body);
+    assert_eq!(page.location.as_deref(), Some("/agent"));
+    assert!(visitor.cookies.contains_key("tdk_agent"));
+    assert_eq!(visitor.get("/agent").await.status, StatusCode::OK);
+    assert_eq!(end_users_with_email(&world.a, "dave@example.com").await, 0);
+
+    let page = visitor
+        .post_form(
+            &format!("/auth/oidc/{}/logout", world.provider_a),
+            &[("audience", "agents")],
+        )
+        .await;
+    let location = page.location.expect("a redirect");
+    let url = reqwest::Url::parse(&location).expect("URL");
+    assert_eq!(
+        url.query_pairs()
+            .find(|(n, _)| n == "post_logout_redirect_uri")
+            .map(|(_, v)| v.into_owned()),
+        Some(format!("http://{}/agent/login?signed_out=1", world.a.host()))
+    );
+    assert!(!visitor.cookies.contains_key("tdk_agent"));
+}
+
+#[tokio::test]
+async fn an_end_user_provider_does_not_sign_in_agents() {
+    let world = world().await;
+    let mut visitor = world.app.visitor(&world.a.host());
+    let page = visitor
+        .get(&format!(
+            "/auth/oidc/{}/start?audience=agents",
+            world.provider_a
+        ))
+        .await;
+    assert_refused(&page, "another kind of account");
 }
 
 #[tokio::test]

@@ -339,7 +339,7 @@ async fn a_guest_follows_the_autoresponse_link_replies_and_gets_the_agent_reply(
         page.headers
             .get("referrer-policy")
             .and_then(|v| v.to_str().ok()),
-        Some("no-referrer")
+        Some("same-origin")
     );
 
     // The guest replies through the link.

@@ -1321,3 +1321,38 @@ async fn another_tenants_rule_pages_are_not_found() {
         1
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_rule_endpoints() {
+    let app = spawn_app().await;
+    let (tenant, token) = setup(&app, "Rules Docs").await;
+    let document = get(&app, &tenant, &token, "/api/v1/openapi.json").await;
+    for (path, methods) in [
+        ("/api/v1/ticket-filters", &["get", "post"][..]),
+        (
+            "/api/v1/ticket-filters/{id}",
+            &["get", "patch", "delete"][..],
+        ),
+        ("/api/v1/ticket-filters/{id}/test", &["post"][..]),
+        ("/api/v1/ticket-field-mappings", &["get", "post"][..]),
+        ("/api/v1/ticket-field-mappings/{id}", &["delete"][..]),
+    ] {
+        for method in methods {
+            assert!(
+                document["paths"][path][method].is_object(),
+                "{method} {path} is documented"
+            );
+        }
+    }
+    for schema in [
+        "TicketFilterBody",
+        "TicketFilterInput",
+        "TestResult",
+        "FieldMappingBody",
+    ] {
+        assert!(
+            document["components"]["schemas"][schema]["example"].is_object(),
+            "{schema} has an example"
+        );
+    }
+}

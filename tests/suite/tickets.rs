@@ -904,6 +904,156 @@ async fn sla_due_times_are_stored_and_a_pending_pause_pushes_them() {
     assert_eq!(overdue["data"][0]["overdue"], true);
 }
 
+async fn due_times(
+    tenant: &TestTenant,
+    id: Uuid,
+) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    let mut tx = tenant_sql(tenant).await;
+    sqlx::query_as("select first_response_due_at, resolution_due_at from tickets where id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("due times")
+}
+
+#[tokio::test]
+async fn a_pending_pause_under_business_hours_counts_only_open_time() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("Ticket SLA Calendar").await;
+    let token = app.issue_token(&tenant.tenant, "integration").await;
+    let desk = department(&tenant, "Desk").await;
+    // Open around the clock every day in UTC, except four holidays: the last three days and
+    // today. Whatever the time now, the pause's open time is known without the calendar code.
+    let today = chrono::Utc::now().date_naive();
+    let mut tx = tenant_sql(&tenant).await;
+    sqlx::query("insert into business_calendars (tenant_id, timezone) values ($1, 'UTC')")
+        .bind(tenant.tenant.id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .expect("calendar");
+    for weekday in 1..=7_i16 {
+        sqlx::query(
+            "insert into business_hours (tenant_id, id, weekday, opens, closes)
+             values ($1, $2, $3, '00:00', '24:00')",
+        )
+        .bind(tenant.tenant.id.as_uuid())
+        .bind(Uuid::now_v7())
+        .bind(weekday)
+        .execute(&mut *tx)
+        .await
+        .expect("hours");
+    }
+    for back in 0..=3 {
+        sqlx::query(
+            "insert into business_holidays (tenant_id, day, name) values ($1, $2, 'Closed')",
+        )
+        .bind(tenant.tenant.id.as_uuid())
+        .bind(today - chrono::Days::new(back))
+        .execute(&mut *tx)
+        .await
+        .expect("holiday");
+    }
+    tx.commit().await.expect("commit");
+    let mut topics = Vec::new();
+    for (name, business_only) in [("Business", "true"), ("Clock", "false")] {
+        let (plan, topic) = (Uuid::now_v7(), Uuid::now_v7());
+        topics.push(topic);
+        sql(
+            &tenant,
+            &format!(
+                "insert into sla_plans (tenant_id, id, name, first_response_hours, resolution_hours,
+                        business_hours_only, pause_while_pending)
+                 values ($1, $2, '{name}', 4, 48, {business_only}, true)"
+            ),
+            &[plan],
+        )
+        .await;
+        sql(
+            &tenant,
+            &format!(
+                "insert into help_topics (tenant_id, id, name, department_id, sla_plan_id)
+                 values ($1, $2, '{name}', $3, $4)"
+            ),
+            &[topic, desk, plan],
+        )
+        .await;
+    }
+    let tomorrow = (today + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    let mut tickets = Vec::new();
+    for topic in topics {
+        let ticket = create_ticket(
+            &app,
+            &tenant,
+            &token,
+            json!({"subject": "Calendar", "message": "Help", "requester_email": "c@example.com",
+                   "help_topic_id": topic}),
+        )
+        .await;
+        tickets.push(id_of(&ticket));
+    }
+    let (business_ticket, clock_ticket) = (tickets[0], tickets[1]);
+    let (first, resolution) = due_times(&tenant, business_ticket).await;
+    assert_eq!(
+        (first, resolution),
+        (
+            tomorrow + chrono::Duration::hours(4),
+            tomorrow + chrono::Duration::hours(48)
+        ),
+        "created on a holiday, the clock starts when the desk opens"
+    );
+
+    // Pending since five days ago: open time only before the holidays began.
+    let holidays_began = (today - chrono::Days::new(3))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    for id in [business_ticket, clock_ticket] {
+        let (status, body) = patch(&app, &tenant, &token, id, json!({"state": "pending"})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        sql(
+            &tenant,
+            "update tickets set sla_paused_since = now() - interval '5 days' where tenant_id = $1 and id = $2",
+            &[id],
+        )
+        .await;
+    }
+    let paused_since: chrono::DateTime<chrono::Utc> = {
+        let mut tx = tenant_sql(&tenant).await;
+        sqlx::query_scalar("select sla_paused_since from tickets where id = $1")
+            .bind(business_ticket)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("paused since")
+    };
+    let open_while_paused = holidays_began - paused_since;
+    let clock_before = due_times(&tenant, clock_ticket).await;
+    for id in [business_ticket, clock_ticket] {
+        let (status, body) = patch(&app, &tenant, &token, id, json!({"state": "open"})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (first_after, resolution_after) = due_times(&tenant, business_ticket).await;
+    let near = |actual: chrono::DateTime<chrono::Utc>, expected: chrono::DateTime<chrono::Utc>| {
+        (actual - expected).num_seconds().abs() <= 60
+    };
+    assert!(
+        near(first_after, first + open_while_paused),
+        "business plan pushed by the open time only: {first} -> {first_after}, open {open_while_paused}"
+    );
+    assert!(near(resolution_after, resolution + open_while_paused));
+    let (clock_first, clock_resolution) = due_times(&tenant, clock_ticket).await;
+    assert!(
+        near(clock_first, clock_before.0 + chrono::Duration::days(5)),
+        "the around-the-clock plan is pushed by all five days"
+    );
+    assert!(near(
+        clock_resolution,
+        clock_before.1 + chrono::Duration::days(5)
+    ));
+}
+
 #[tokio::test]
 async fn replies_to_closed_tickets_follow_the_workspace_setting() {
     let app = spawn_app().await;

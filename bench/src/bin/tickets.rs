@@ -95,7 +95,7 @@ fn main() -> anyhow::Result<()> {
         || args.messages < args.big_tickets
         || args.samples == 0
         || !(-1.0..=1.0).contains(&args.seed)
-        || args.concurrency.iter().any(|&c| c == 0)
+        || args.concurrency.contains(&0)
     {
         bail!(
             "need --tenants >= 2, --big-tickets >= 1000, --tickets >= --big-tickets + 10 per \
@@ -526,7 +526,7 @@ async fn seed(admin: &PgPool, args: &Args, plans: &[TenantPlan]) -> anyhow::Resu
         (
             "departments",
             "insert into departments (tenant_id, id, name, description)
-             select p.tenant_id, pg_temp.bid(p.tenant_id, 'd', k), ($1::text[])[k],
+             select p.tenant_id, pg_temp.bid(p.tenant_id, 'd', k), ($1::text[])[k::int],
                     'Seeded by the tickets benchmark'
                from bench_plan p, generate_series(1, p.departments) k",
         ),
@@ -806,7 +806,7 @@ select t.tenant_id, pg_temp.uuid7(y.at), t.id, 'message',
        case when not y.by_agent then t.requester_id end,
        '<p>' || y.body || '</p>', y.body, y.at, y.at
   from bench_plan p
-  join (select g, 1 + floor(random() * $2)::bigint as number, random() as r1, random() as r2
+  join (select g, 1 + floor(random() * $2::bigint)::bigint as number, random() as r1, random() as r2
           from generate_series($3::bigint, $4::bigint) g offset 0) x on true
   join tickets t on t.tenant_id = p.tenant_id and t.number = x.number
  cross join lateral (select t.created_at + (t.updated_at - t.created_at) * x.r1 as at,
@@ -1011,7 +1011,7 @@ impl Inputs {
         .await?;
         let tickets: Vec<Uuid> = sqlx::query_scalar(
             "select id from tickets where tenant_id = $1 and number = any(
-               select 1 + floor(random() * $2)::bigint from generate_series(1, $3))",
+               select 1 + floor(random() * $2::bigint)::bigint from generate_series(1, $3::bigint))",
         )
         .bind(tenant)
         .bind(big.tickets as i64)
@@ -1032,8 +1032,8 @@ impl Inputs {
         let requester_terms: Vec<String> = sqlx::query_scalar(
             "select split_part(email, '@', 1) from end_users
               where tenant_id = $1 and id = any(
-                select md5($1::text || 'u' || (1 + floor(random() * $2)::bigint))::uuid
-                  from generate_series(1, $3))",
+                select md5($1::text || 'u' || (1 + floor(random() * $2::bigint)::bigint))::uuid
+                  from generate_series(1, $3::bigint))",
         )
         .bind(tenant)
         .bind(big.users as i64)
@@ -1068,7 +1068,7 @@ impl Inputs {
         })
     }
 
-    fn pick<'a>(items: &'a [String], index: usize) -> &'a str {
+    fn pick(items: &[String], index: usize) -> &str {
         &items[index % items.len()]
     }
 
@@ -1086,7 +1086,8 @@ impl Inputs {
                     continue;
                 };
                 let mut tx = database::begin_tenant(admin, self.tenant).await?;
-                let mut sql = QueryBuilder::new("select count(*) from tickets t where true");
+                let mut sql = QueryBuilder::new("select count(*) from tickets t where t.tenant_id = ");
+                sql.push_bind(self.tenant.as_uuid());
                 query.push_filters(&mut sql);
                 let count: i64 = sql.build_query_scalar().fetch_one(&mut *tx).await?;
                 tx.commit().await?;
@@ -1168,7 +1169,7 @@ impl Read {
             domain::ticket::TicketState::Open,
             domain::ticket::TicketState::Pending,
         ];
-        let queue = |query: TicketQuery| Request::List(query);
+        let queue = |query: TicketQuery| Request::List(Box::new(query));
         match self.kind {
             Kind::Queue(which) => queue(TicketQuery {
                 states: active,
@@ -1210,14 +1211,14 @@ impl Read {
                         }];
                     }
                 }
-                Request::List(query)
+                Request::List(Box::new(query))
             }
         }
     }
 }
 
 enum Request {
-    List(TicketQuery),
+    List(Box<TicketQuery>),
     Counts,
     Page(Uuid),
 }

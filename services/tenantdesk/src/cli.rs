@@ -158,7 +158,8 @@ pub enum Command {
     /// `tenantdesk import users|orgs --tenant SLUG FILE [--dry-run] [--skip-bad-rows]`.
     Import(crate::import::ImportArgs),
     /// Re-encrypt every sign-in provider secret of every tenant from the old key to the new
-    /// one, in one transaction: `tenantdesk rotate-secret-key --old-key OLD --new-key NEW`.
+    /// one, in one transaction: `tenantdesk rotate-secret-key --old-key OLD --new-key NEW`
+    /// (the old key defaults to TENANTDESK_SECRET_KEY, the new one to standard input).
     RotateSecretKey(RotateSecretKeyArgs),
     /// Turn the built-in password sign-in back on for a tenant's agents and end users (the
     /// way out when nobody can sign in through the tenant's providers).
@@ -189,11 +190,12 @@ pub enum OperatorCommand {
 pub struct RotateSecretKeyArgs {
     /// The key the secrets are sealed with now (base64). Unset: TENANTDESK_SECRET_KEY, or the
     /// embedded default's key file.
-    #[arg(long, env = "TENANTDESK_OLD_SECRET_KEY", hide_env_values = true)]
+    #[arg(long)]
     pub old_key: Option<String>,
-    /// The key to seal them with from now on (base64 of 32 bytes).
-    #[arg(long, env = "TENANTDESK_NEW_SECRET_KEY", hide_env_values = true)]
-    pub new_key: String,
+    /// The key to seal them with from now on (base64 of 32 bytes). Unset: read from the first
+    /// line of standard input, which keeps it out of the process list.
+    #[arg(long)]
+    pub new_key: Option<String>,
     /// Only this tenant's secrets (a tenant restored from a backup sealed under another key).
     #[arg(long, value_parser = parse_slug)]
     pub tenant: Option<TenantSlug>,

@@ -91,7 +91,17 @@ pub async fn rotate_secret_key(
     owner: &store::Owner,
     wiring: &Wiring,
 ) -> anyhow::Result<()> {
-    let new = SecretKey::parse(&args.new_key).context("the new key (--new-key)")?;
+    let new_key = match &args.new_key {
+        Some(key) => key.clone(),
+        None => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the new key from standard input")?;
+            line
+        }
+    };
+    let new = SecretKey::parse(&new_key).context("the new key (--new-key or standard input)")?;
     let (old, from_file) = match &args.old_key {
         Some(raw) => (
             SecretKey::parse(raw).context("the old key (--old-key)")?,

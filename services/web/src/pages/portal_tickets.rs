@@ -190,10 +190,11 @@ async fn ticket_page(
     };
     let mut response = (status_code, render(&page)?).into_response();
     if guest {
-        // The secret is in the address: never hand it to another site.
+        // The secret is in the address: never hand it to another site (same-origin, not
+        // no-referrer, which would make browsers send `Origin: null` with the forms).
         response.headers_mut().insert(
             REFERRER_POLICY,
-            axum::http::HeaderValue::from_static("no-referrer"),
+            axum::http::HeaderValue::from_static("same-origin"),
         );
     }
     Ok(response)
@@ -484,7 +485,7 @@ async fn download_in(
         .map_err(internal)?;
     response.headers_mut().insert(
         REFERRER_POLICY,
-        axum::http::HeaderValue::from_static("no-referrer"),
+        axum::http::HeaderValue::from_static("same-origin"),
     );
     Ok(response)
 }

@@ -1071,6 +1071,17 @@ struct NewPage<'a> {
     topics: Vec<(Uuid, String)>,
     agents: Vec<(Uuid, String)>,
     priorities: [Priority; 4],
+    /// The custom ticket fields the chosen help topic asks for, in its order.
+    fields: Vec<TopicField>,
+}
+
+/// One custom field on the phone-ticket form.
+struct TopicField {
+    name: String,
+    label: String,
+    help: String,
+    required: bool,
+    options: Vec<String>,
 }
 
 impl NewPage<'_> {
@@ -1100,6 +1111,7 @@ async fn new_page(
     let departments = store::departments::list(&mut tx).await?;
     let topics = store::help_topics::list(&mut tx).await?;
     let agents = store::agents::list(&mut tx).await?;
+    let fields = topic_fields(&mut tx, &topics, &get(&values, "help_topic_id")).await?;
     tx.commit().await?;
     let alert = (!errors.is_empty()).then(|| {
         "The ticket was not created. Correct the fields marked below and try again.".to_owned()
@@ -1119,8 +1131,39 @@ async fn new_page(
             .map(|a| (a.id, a.name.clone()))
             .collect(),
         priorities: Priority::ALL,
+        fields: fields
+            .into_iter()
+            .map(|f| TopicField {
+                name: format!("custom.{}", f.key),
+                label: f.label,
+                help: f.help_text,
+                required: f.required,
+                options: f.options,
+            })
+            .collect(),
     })
     .map(IntoResponse::into_response)
+}
+
+/// The active custom ticket fields the help topic `topic_id` (as typed in the form) asks for,
+/// in the topic's order; none without a topic.
+async fn topic_fields(
+    tx: &mut TenantTx,
+    topics: &[store::help_topics::HelpTopic],
+    topic_id: &str,
+) -> Result<Vec<FieldDefinition>, PageError> {
+    let Some(topic) = Uuid::parse_str(topic_id)
+        .ok()
+        .and_then(|id| topics.iter().find(|t| t.id == id))
+    else {
+        return Ok(Vec::new());
+    };
+    let definitions = store::custom_fields::active(tx, FieldEntity::Ticket).await?;
+    Ok(topic
+        .field_ids
+        .iter()
+        .filter_map(|id| definitions.iter().find(|d| d.id == *id).cloned())
+        .collect())
 }
 
 pub async fn new_form(
@@ -1139,8 +1182,34 @@ pub async fn create(
     CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let scope = scope_of(&agent)?;
-    let values: Vec<(String, String)> = form.into_iter().filter(|(n, _)| n != "csrf").collect();
+    let mut values: Vec<(String, String)> = form.into_iter().filter(|(n, _)| n != "csrf").collect();
+    // "Show the topic's fields" (the form works without JavaScript): the same form again,
+    // values kept, with the chosen topic's fields.
+    if get(&values, "show_fields") == "1" {
+        values.retain(|(n, _)| n != "show_fields");
+        return new_page(&state, &agent, &csrf, values, Vec::new()).await;
+    }
     let mut errors = Vec::new();
+    let mut custom = Map::new();
+    {
+        let mut tx = state.store.begin_tenant(agent.tenant.id).await?;
+        let topics = store::help_topics::list(&mut tx).await?;
+        let fields = topic_fields(&mut tx, &topics, &get(&values, "help_topic_id")).await?;
+        tx.commit().await?;
+        for field in &fields {
+            let name = format!("custom.{}", field.key);
+            let raw = get(&values, &name);
+            if raw.trim().is_empty() {
+                continue;
+            }
+            match domain::custom_fields::parse_text_value(field, &raw) {
+                Ok(value) => {
+                    custom.insert(field.key.clone(), value);
+                }
+                Err(message) => errors.push((name, message)),
+            }
+        }
+    }
     let requester = match EmailAddress::parse(&get(&values, "requester")) {
         Ok(email) => Some(RequesterInput::Email {
             email,
@@ -1178,7 +1247,7 @@ pub async fn create(
         assignee_agent_id,
         assignee_team_id: None,
         collaborators: Vec::new(),
-        custom: Map::new(),
+        custom,
         source: Source::Agent,
         idempotency_key: None,
         errors,

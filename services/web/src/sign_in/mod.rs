@@ -135,7 +135,7 @@ pub async fn email_first_target(
     let (providers, _) = providers_for(state, tenant, who).await?;
     Ok(providers
         .iter()
-        .find(|p| p.kind == ProviderKind::Oidc && p.allowed_domains.iter().any(|d| *d == domain))
+        .find(|p| p.kind == ProviderKind::Oidc && p.allowed_domains.contains(&domain))
         .map(|p| oidc_start(p, who, next)))
 }
 

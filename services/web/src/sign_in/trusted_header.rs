@@ -169,7 +169,7 @@ impl TrustedHeaderSettings {
         problems
     }
 
-    fn from_proxy(&self, peer: IpAddr) -> bool {
+    fn trusts(&self, peer: IpAddr) -> bool {
         self.proxies
             .iter()
             .filter_map(|p| Cidr::parse(p).ok())
@@ -198,7 +198,7 @@ pub fn read(settings: &TrustedHeaderSettings, peer: IpAddr, headers: &HeaderMap)
     let Some(value) = value else {
         return HeaderOutcome::Absent;
     };
-    if !settings.from_proxy(peer) {
+    if !settings.trusts(peer) {
         return HeaderOutcome::Untrusted;
     }
     if let Some(required) = &settings.required_header {
