@@ -44,12 +44,7 @@ async fn insert_provider(
     new.jit_provisioning = true;
     new.allowed_domains = vec!["example.com".into()];
     new.attribute_map = json!({"department": "city"});
-    new.secret = Some(
-        app.state
-            .config
-            .secret_key
-            .seal(&client.client_secret, id),
-    );
+    new.secret = Some(app.state.config.secret_key.seal(&client.client_secret, id));
     adjust(&mut new);
     let mut tx = app
         .state
@@ -168,7 +163,12 @@ async fn first_sign_in_creates_the_account_and_later_ones_link_by_subject() {
     let world = world().await;
     let mut visitor = world.app.visitor(&world.a.host());
 
-    let authorize = start(&mut visitor, world.provider_a, "audience=end_users&next=/tickets").await;
+    let authorize = start(
+        &mut visitor,
+        world.provider_a,
+        "audience=end_users&next=/tickets",
+    )
+    .await;
     assert!(authorize.starts_with(&format!("{}/auth?", world.idp.issuer)));
     let url = reqwest::Url::parse(&authorize).expect("URL");
     let param = |name: &str| {
@@ -188,9 +188,17 @@ async fn first_sign_in_creates_the_account_and_later_ones_link_by_subject() {
         .browser()
         .sign_in(&authorize, "alice", Consent::Give)
         .await;
-    assert!(returned.param("iss").is_some(), "the provider names itself (RFC 9207)");
+    assert!(
+        returned.param("iss").is_some(),
+        "the provider names itself (RFC 9207)"
+    );
     let page = visitor.get(&returned.path_and_query()).await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "callback: {}", page.body);
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "callback: {}",
+        page.body
+    );
     assert_eq!(page.location.as_deref(), Some("/tickets"));
     assert!(visitor.cookies.contains_key("tdk_user"), "signed in");
     let home = visitor.get("/").await;
@@ -220,8 +228,16 @@ async fn first_sign_in_creates_the_account_and_later_ones_link_by_subject() {
         .await;
     let mut again = world.app.visitor(&world.a.host());
     let page = sign_in(&world, &mut again, world.provider_a, "alice").await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "second sign-in: {}", page.body);
-    assert_eq!(end_users_with_email(&world.a, "alice.archer@example.com").await, 0);
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "second sign-in: {}",
+        page.body
+    );
+    assert_eq!(
+        end_users_with_email(&world.a, "alice.archer@example.com").await,
+        0
+    );
     assert_eq!(end_users_with_email(&world.a, "alice@example.com").await, 1);
     assert_eq!(identities(&world.a).await, 1);
     // Nothing of it reached the other tenant.
@@ -241,8 +257,16 @@ async fn with_redis_flows_are_single_use_and_logout_carries_the_id_token() {
         .sign_in(&authorize, "alice", Consent::Give)
         .await;
     let page = visitor.get(&returned.path_and_query()).await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "callback: {}", page.body);
-    assert_refused(&visitor.get(&returned.path_and_query()).await, "already used");
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "callback: {}",
+        page.body
+    );
+    assert_refused(
+        &visitor.get(&returned.path_and_query()).await,
+        "already used",
+    );
     let page = visitor
         .post_form(&format!("/auth/oidc/{}/logout", world.provider_a), &[])
         .await;
@@ -269,14 +293,24 @@ async fn agents_sign_in_by_their_verified_email_and_sign_out_to_the_agent_page()
         )
         .await;
     let mut visitor = world.app.visitor(&world.a.host());
-    let authorize = start(&mut visitor, world.provider_a, "audience=agents&next=/agent").await;
+    let authorize = start(
+        &mut visitor,
+        world.provider_a,
+        "audience=agents&next=/agent",
+    )
+    .await;
     let returned = world
         .idp
         .browser()
         .sign_in(&authorize, "dave", Consent::Give)
         .await;
     let page = visitor.get(&returned.path_and_query()).await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "callback: {}", page.body);
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "callback: {}",
+        page.body
+    );
     assert_eq!(page.location.as_deref(), Some("/agent"));
     assert!(visitor.cookies.contains_key("tdk_agent"));
     assert_eq!(visitor.get("/agent").await.status, StatusCode::OK);
@@ -294,9 +328,37 @@ async fn agents_sign_in_by_their_verified_email_and_sign_out_to_the_agent_page()
         url.query_pairs()
             .find(|(n, _)| n == "post_logout_redirect_uri")
             .map(|(_, v)| v.into_owned()),
-        Some(format!("http://{}/agent/login?signed_out=1", world.a.host()))
+        Some(format!(
+            "http://{}/agent/login?signed_out=1",
+            world.a.host()
+        ))
     );
     assert!(!visitor.cookies.contains_key("tdk_agent"));
+}
+
+#[tokio::test]
+async fn userinfo_claims_are_read_when_configured() {
+    let world = world_on(
+        spawn_app().await,
+        |_, _| {},
+        |p| p.settings["use_userinfo"] = json!(true),
+    )
+    .await;
+    let mut visitor = world.app.visitor(&world.a.host());
+    let page = sign_in(&world, &mut visitor, world.provider_a, "alice").await;
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "callback: {}",
+        page.body
+    );
+    let mut tx = tenant_sql(&world.a).await;
+    let city: Option<String> =
+        sqlx::query_scalar("select city from end_users where email = 'alice@example.com'")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("Alice's account");
+    assert_eq!(city.as_deref(), Some("Support"));
 }
 
 #[tokio::test]
@@ -334,7 +396,10 @@ async fn tampered_state_unknown_provider_and_denied_consent_are_refused() {
 
     // A provider id that is no provider of this tenant.
     let unknown = visitor
-        .get(&format!("/auth/oidc/{}/start?audience=end_users", Uuid::now_v7()))
+        .get(&format!(
+            "/auth/oidc/{}/start?audience=end_users",
+            Uuid::now_v7()
+        ))
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let malformed = visitor.get("/auth/oidc/not-a-uuid/callback?state=x").await;
@@ -458,7 +523,10 @@ async fn an_unverified_email_and_a_disallowed_domain_are_refused() {
 
     let page = sign_in(&world, &mut visitor, world.provider_a, "carol").await;
     assert_refused(&page, "domain");
-    assert_eq!(end_users_with_email(&world.a, "carol@elsewhere.test").await, 0);
+    assert_eq!(
+        end_users_with_email(&world.a, "carol@elsewhere.test").await,
+        0
+    );
     assert_eq!(identities(&world.a).await, 0);
     assert!(!visitor.cookies.contains_key("tdk_user"));
 }
@@ -469,7 +537,10 @@ async fn a_tenants_provider_cannot_sign_anyone_into_another_tenant() {
     // A's provider on B's host: nothing there.
     let mut on_b = world.app.visitor(&world.b.host());
     let page = on_b
-        .get(&format!("/auth/oidc/{}/start?audience=end_users", world.provider_a))
+        .get(&format!(
+            "/auth/oidc/{}/start?audience=end_users",
+            world.provider_a
+        ))
         .await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
 
@@ -485,10 +556,9 @@ async fn a_tenants_provider_cannot_sign_anyone_into_another_tenant() {
     let page = on_b.get(&returned.path_and_query()).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     // ... and with B's provider id, A's state is unknown on B's host.
-    let onto_b = returned.path_and_query().replace(
-        &world.provider_a.to_string(),
-        &world.provider_b.to_string(),
-    );
+    let onto_b = returned
+        .path_and_query()
+        .replace(&world.provider_a.to_string(), &world.provider_b.to_string());
     assert_refused(&on_b.get(&onto_b).await, "unknown");
     assert!(!on_b.cookies.contains_key("tdk_user"));
     assert_eq!(end_users_with_email(&world.b, "alice@example.com").await, 0);
@@ -528,7 +598,11 @@ async fn the_admins_test_sign_in_shows_the_claims_and_creates_nothing() {
         .get(&format!("/auth/oidc/{}/start?test=1", world.provider_a))
         .await;
     assert!(page.status.is_redirection());
-    assert!(page.location.unwrap_or_default().starts_with("/agent/login"));
+    assert!(
+        page.location
+            .unwrap_or_default()
+            .starts_with("/agent/login")
+    );
 
     // An agent without the permission: refused.
     let mut agent = world.app.visitor(&world.a.host());
@@ -557,7 +631,10 @@ async fn the_admins_test_sign_in_shows_the_claims_and_creates_nothing() {
     let page = admin.get(&returned.path_and_query()).await;
     assert_eq!(page.status, StatusCode::OK, "test page: {}", page.body);
     assert!(page.body.contains("dave@example.com"));
-    assert!(page.body.contains("<code>sub</code></td><td>dave</td>"), "the subject");
+    assert!(
+        page.body.contains("<code>sub</code></td><td>dave</td>"),
+        "the subject"
+    );
     assert!(page.body.contains("Support"), "the department claim");
     assert!(
         page.body.contains("&lt;b&gt;Dave&lt;/b&gt;") || page.body.contains("&#60;b&#62;Dave"),
@@ -610,7 +687,10 @@ async fn logout_ends_the_session_and_goes_to_the_providers_end_session_endpoint(
         .expect("end session");
     assert_eq!(at_provider.status(), StatusCode::OK);
     let body = at_provider.text().await.unwrap_or_default();
-    assert!(body.contains("logout") || body.contains("sign-out") || body.contains("Sign-out"), "{body}");
+    assert!(
+        body.contains("logout") || body.contains("sign-out") || body.contains("Sign-out"),
+        "{body}"
+    );
 
     // Without CSRF: refused.
     let page = visitor
@@ -626,7 +706,10 @@ async fn logout_ends_the_session_and_goes_to_the_providers_end_session_endpoint(
 #[tokio::test]
 async fn the_client_secret_is_never_shown() {
     let world = world().await;
-    let token = world.app.issue_token(&world.a.tenant, "oidc secret check").await;
+    let token = world
+        .app
+        .issue_token(&world.a.tenant, "oidc secret check")
+        .await;
     let secret = &world.client_a.client_secret;
 
     let (status, body) = world
