@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 source deploy/packages.sh
 ensure_packages initdb:postgresql redis-server:redis-server chromium:chromium \
   chromedriver:chromium-driver aiosmtpd:python3-aiosmtpd cc:gcc \
-  /usr/sbin/slapd:slapd ldapadd:ldap-utils node:nodejs npm:npm
+  /usr/sbin/slapd:slapd ldapadd:ldap-utils openssl:openssl node:nodejs npm:npm
 # The OpenID Connect tests run oidc-provider, pinned by tests/oidc/package-lock.json.
 (cd tests/oidc && npm ci --no-audit --no-fund)
 # The CLI and embedded-default tests run the real binary.

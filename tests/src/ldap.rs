@@ -32,7 +32,7 @@ pub const AMBIGUOUS_LOGIN: &str = "dana";
 pub struct Directory {
     pub port: u16,
     pub tls_port: u16,
-    /// The self-signed certificate the directory presents (its own CA), PEM.
+    /// The run's private CA (PEM) that signed the certificate the directory presents.
     pub certificate_pem: String,
     _child: KeptChild,
 }
@@ -166,33 +166,75 @@ fn free_port() -> u16 {
 }
 
 /// A self-signed certificate for 127.0.0.1 (`cert.pem`, `key.pem` in `dir`); returns the PEM.
+/// A private CA for this run and the directory's certificate signed by it (for 127.0.0.1);
+/// answers the CA's PEM, which a provider's `ca_certificate_pem` may trust.
 fn make_certificate(dir: &Path) -> String {
     let openssl = which("openssl").unwrap_or_else(|| {
         panic!("the LDAP tests need `openssl`, which is not installed. Install it with: sudo apt-get install -y openssl")
     });
-    let made = Command::new(openssl)
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(dir.join("key.pem"))
-        .arg("-out")
-        .arg(dir.join("cert.pem"))
-        .stdout(Stdio::null())
-        .output()
-        .expect("running openssl");
-    assert!(
-        made.status.success(),
-        "openssl could not make the directory's certificate: {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    std::fs::read_to_string(dir.join("cert.pem")).expect("reading the certificate")
+    let run = |args: &[&str]| {
+        let made = Command::new(&openssl)
+            .current_dir(dir)
+            .args(args)
+            .stdout(Stdio::null())
+            .output()
+            .expect("running openssl");
+        assert!(
+            made.status.success(),
+            "openssl {args:?} could not make the directory's certificates: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Tenantdesk test CA",
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.csr",
+    ]);
+    std::fs::write(
+        dir.join("cert.ext"),
+        "basicConstraints=critical,CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("writing the certificate extensions");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "cert.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "cert.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    std::fs::read_to_string(dir.join("ca.pem")).expect("reading the CA certificate")
 }
 
 fn slapd_conf(dir: &Path, module_dir: Option<&Path>) -> String {

@@ -269,20 +269,32 @@ async fn starttls_and_ldaps_verify_the_directorys_certificate() {
 }
 
 #[tokio::test]
-async fn a_custom_ca_certificate_is_refused_as_not_supported_yet() {
-    // ldap3 0.12 takes a custom CA only as a rustls ClientConfig, which `web` cannot build
-    // without depending on rustls itself; until then the setting says so instead of being
-    // ignored.
+async fn a_custom_ca_certificate_is_trusted_for_ldaps_and_starttls() {
     let directory = ldap::directory();
-    let mut settings = settings_for(&directory.ldaps_url());
-    settings.ca_certificate_pem = Some(directory.certificate_pem.clone());
-    let refused = test_connection(&settings, Some(SERVICE_PASSWORD)).await;
+    // The run's self-signed certificate is in no system trust store: refused without it...
+    let plain = settings_for(&directory.ldaps_url());
+    assert!(matches!(
+        test_connection(&plain, Some(SERVICE_PASSWORD)).await,
+        Err(LdapError::Unreachable(_))
+    ));
+    // ...trusted as the provider's CA, over ldaps:// and over StartTLS.
+    let mut ldaps = settings_for(&directory.ldaps_url());
+    ldaps.ca_certificate_pem = Some(directory.certificate_pem.clone());
+    test_connection(&ldaps, Some(SERVICE_PASSWORD))
+        .await
+        .expect("ldaps with the custom CA");
+    let mut starttls = settings_for(&directory.url());
+    starttls.starttls = true;
+    starttls.ca_certificate_pem = Some(directory.certificate_pem.clone());
+    let alice = authenticate(&starttls, Some(SERVICE_PASSWORD), "alice", ALICE_PASSWORD)
+        .await
+        .expect("StartTLS with the custom CA");
+    assert!(alice.dn.starts_with("uid=alice,"), "{}", alice.dn);
+    // Something that is not a certificate is named as the field's problem.
+    let mut garbage = settings_for(&directory.ldaps_url());
+    garbage.ca_certificate_pem = Some("not a certificate".into());
     assert!(
-        matches!(&refused, Err(LdapError::Misconfigured(reason)) if reason.contains("not supported")),
-        "{refused:?}"
-    );
-    assert!(
-        settings
+        garbage
             .problems()
             .iter()
             .any(|(field, _)| *field == "ca_certificate_pem")

@@ -415,6 +415,21 @@ async fn tampered_state_unknown_provider_and_denied_consent_are_refused() {
     assert_eq!(returned.param("error").as_deref(), Some("access_denied"));
     assert_refused(&visitor.get(&returned.path_and_query()).await, "declined");
 
+    // An authorization response naming another issuer (RFC 9207 mix-up defence).
+    let authorize = start(&mut visitor, world.provider_a, "audience=end_users").await;
+    let returned = world
+        .idp
+        .browser()
+        .sign_in(&authorize, "alice", Consent::Give)
+        .await;
+    let iss = returned.param("iss").expect("iss");
+    let mixed_up = returned.path_and_query().replace(
+        &format!("iss={}", urlencode(&iss)),
+        "iss=https%3A%2F%2Fevil.example",
+    );
+    assert_ne!(mixed_up, returned.path_and_query());
+    assert_refused(&visitor.get(&mixed_up).await, "could not be verified");
+
     // The callback from another browser (no flow cookie) is refused too.
     let authorize = start(&mut visitor, world.provider_a, "audience=end_users").await;
     let returned = world
@@ -598,10 +613,11 @@ async fn the_admins_test_sign_in_shows_the_claims_and_creates_nothing() {
         .get(&format!("/auth/oidc/{}/start?test=1", world.provider_a))
         .await;
     assert!(page.status.is_redirection());
+    let login = page.location.unwrap_or_default();
+    assert!(login.starts_with("/agent/login"), "{login}");
     assert!(
-        page.location
-            .unwrap_or_default()
-            .starts_with("/agent/login")
+        login.contains("test%3D1"),
+        "back to the test sign-in: {login}"
     );
 
     // An agent without the permission: refused.
@@ -821,4 +837,13 @@ async fn chromium_signs_in_through_the_providers_pages() {
     client.close().await.expect("close the browser");
     assert!(name.contains("Alice"), "signed in as Alice: {name}");
     assert_eq!(end_users_with_email(&world.a, "alice@example.com").await, 1);
+}
+
+fn urlencode(value: &str) -> String {
+    reqwest::Url::parse_with_params("http://x/", [("v", value)])
+        .expect("URL")
+        .query()
+        .unwrap_or_default()
+        .trim_start_matches("v=")
+        .to_owned()
 }

@@ -328,7 +328,7 @@ async fn a_guest_follows_the_autoresponse_link_replies_and_gets_the_agent_reply(
     let received = mail
         .received_about(&app, &email, 1, "We received your request")
         .await;
-    let link = link_path(&received[0].text, &tenant.host(), "/guest/");
+    let link = link_path(&received[0].text, &tenant.host(), "/tickets/");
     let mut reader = app.visitor(&tenant.host());
     let page = reader.get(&link).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -380,7 +380,7 @@ async fn a_guest_follows_the_autoresponse_link_replies_and_gets_the_agent_reply(
         .received_about(&app, &email, 1, "Re: Broken kettle")
         .await;
     assert!(replies[0].text.contains("Please descale it."));
-    let reply_link = link_path(&replies[0].text, &tenant.host(), "/guest/");
+    let reply_link = link_path(&replies[0].text, &tenant.host(), "/tickets/");
     let page = reader.get(&reply_link).await;
     assert!(page.body.contains("Also it leaks."), "{}", page.body);
     assert!(page.body.contains("Please descale it."));
@@ -417,6 +417,23 @@ async fn a_guest_follows_the_autoresponse_link_replies_and_gets_the_agent_reply(
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     let page = reader.get(&format!("/tickets/{other_number}")).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "no session: sign in");
+    // The secret of this ticket under the other ticket's number opens nothing.
+    let moved = reply_link.replacen(
+        &format!("/tickets/{number}/"),
+        &format!("/tickets/{other_number}/"),
+        1,
+    );
+    assert_ne!(moved, reply_link);
+    assert_eq!(reader.get(&moved).await.status, StatusCode::NOT_FOUND);
+    let page = post_multipart(
+        &app,
+        &mut reader,
+        &format!("{moved}/reply"),
+        &[("message", "Hijack")],
+        &[],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
     let page = reader.get(&reply_link).await;
     assert!(!page.body.contains("Other matter"));
 }
@@ -474,7 +491,7 @@ async fn ticket_number_access_mails_a_link_for_a_right_pair_and_answers_alike_ot
     let received = mail
         .received_about(&app, &email, 1, "Your link to Lost parcel")
         .await;
-    let link = link_path(&received[0].text, &tenant.host(), "/guest/");
+    let link = link_path(&received[0].text, &tenant.host(), "/tickets/");
     assert!(visitor.get(&link).await.body.contains("Lost parcel"));
     mail.received_about(&app, &collaborator, 1, "Your link to Lost parcel")
         .await;
@@ -783,7 +800,7 @@ async fn guest_links_are_listed_minted_revoked_and_stay_in_their_tenant() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{minted}");
     let url = minted["url"].as_str().expect("url").to_owned();
-    let path = url[url.find("/guest/").expect("guest path")..].to_owned();
+    let path = url[url.find("/tickets/").expect("guest path")..].to_owned();
     let mut visitor = app.visitor(&tenant.host());
     assert!(visitor.get(&path).await.body.contains("Link me"));
 
@@ -920,7 +937,7 @@ async fn an_agent_revokes_a_guest_link_from_the_panel() {
         )
         .await;
     let url = minted["url"].as_str().expect("url");
-    let path = url[url.find("/guest/").expect("path")..].to_owned();
+    let path = url[url.find("/tickets/").expect("path")..].to_owned();
     let link_id = minted["link"]["id"].as_str().expect("id");
 
     let mut agent = app.visitor(&tenant.host());
@@ -1081,9 +1098,9 @@ async fn bad_input_is_refused_clearly_and_nothing_is_half_written() {
 
     // Forged and expired guest links.
     for forged in [
-        "/guest/tdg_forged",
-        "/guest/nonsense",
-        "/guest/tdg_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "/tickets/1/guest/tdg_forged",
+        "/tickets/1/guest/nonsense",
+        "/tickets/1/guest/tdg_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     ] {
         assert_eq!(guest.get(forged).await.status, StatusCode::NOT_FOUND);
     }
@@ -1112,7 +1129,7 @@ async fn bad_input_is_refused_clearly_and_nothing_is_half_written() {
         )
         .await;
     let url = minted["url"].as_str().expect("url");
-    let path = url[url.find("/guest/").expect("path")..].to_owned();
+    let path = url[url.find("/tickets/").expect("path")..].to_owned();
     assert_eq!(guest.get(&path).await.status, StatusCode::OK);
     let page = post_multipart(
         &app,
@@ -1404,7 +1421,7 @@ async fn in_chromium_a_guest_opens_a_ticket_and_answers_through_the_mailed_link(
     let received = mail
         .received_about(&app, &email, 1, "We received your request")
         .await;
-    let link = link_path(&received[0].text, &tenant.host(), "/guest/");
+    let link = link_path(&received[0].text, &tenant.host(), "/tickets/");
     client
         .goto(&app.browser_url(&tenant.host(), &link))
         .await
@@ -1446,7 +1463,7 @@ async fn in_chromium_a_guest_opens_a_ticket_and_answers_through_the_mailed_link(
     let replies = mail
         .received_about(&app, &email, 1, "Re: Screen flickers")
         .await;
-    let reply_link = link_path(&replies[0].text, &tenant.host(), "/guest/");
+    let reply_link = link_path(&replies[0].text, &tenant.host(), "/tickets/");
     client
         .goto(&app.browser_url(&tenant.host(), &reply_link))
         .await
@@ -1470,4 +1487,146 @@ async fn in_chromium_a_guest_opens_a_ticket_and_answers_through_the_mailed_link(
         .expect("text");
     assert_eq!(subject, format!("#{number} Screen flickers"));
     client.close().await.expect("close the browser");
+}
+
+#[tokio::test]
+async fn topics_bring_their_fields_grants_count_and_invalid_users_are_refused() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("Topics Corp").await;
+    let other = app.create_tenant("Other Topics Corp").await;
+    let token = app.issue_token(&tenant.tenant, "admin").await;
+    let domain = unique_mail_domain();
+    let (_, departments) = app
+        .api(&tenant, &token, Method::GET, "/api/v1/departments", None)
+        .await;
+    let department = departments["data"][0]["id"]
+        .as_str()
+        .expect("department")
+        .to_owned();
+    let (status, field) = app
+        .api(
+            &tenant,
+            &token,
+            Method::POST,
+            "/api/v1/fields/ticket",
+            Some(
+                json!({"key": "order_number", "label": "Order number", "field_type": "text",
+                        "end_user_editable": true}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{field}");
+    let (status, topic) = app
+        .api(
+            &tenant,
+            &token,
+            Method::POST,
+            "/api/v1/help-topics",
+            Some(json!({"name": "Orders", "department_id": department,
+                        "field_ids": [field["id"]]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{topic}");
+    let (status, vip) = app
+        .api(
+            &tenant,
+            &token,
+            Method::POST,
+            "/api/v1/help-topics",
+            Some(json!({"name": "VIP desk", "department_id": department, "for_everyone": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{vip}");
+
+    // The topic's field is asked for and stored on the ticket.
+    let mut user = signed_in(&app, &tenant, &format!("vera@{domain}")).await;
+    let form = user
+        .get(&format!("/tickets/new?topic={}", id_of(&topic)))
+        .await;
+    assert!(
+        form.body.contains("name=\"custom.order_number\""),
+        "{}",
+        form.body
+    );
+    assert!(!form.body.contains("VIP desk"));
+    let page = post_multipart(
+        &app,
+        &mut user,
+        "/tickets/new",
+        &[
+            ("help_topic_id", &id_of(&topic)),
+            ("custom.order_number", "A-1001"),
+            ("subject", "Where is my order"),
+            ("message", "Late."),
+        ],
+        &[],
+    )
+    .await;
+    let number = opened_number(&page);
+    let ticket = api_ticket(&app, &tenant, &token, number).await;
+    assert_eq!(ticket["custom"]["order_number"], "A-1001", "{ticket}");
+    assert_eq!(ticket["help_topic"]["name"], "Orders");
+
+    // A grant to the user offers the restricted topic to them.
+    let vera = ticket["requester"]["id"].clone();
+    let (status, body) = app
+        .api(
+            &tenant,
+            &token,
+            Method::PUT,
+            &format!("/api/v1/help-topics/{}/grants", id_of(&vip)),
+            Some(json!({"end_user_id": vera})),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    assert!(user.get("/tickets/new").await.body.contains("VIP desk"));
+    let page = open_ticket(
+        &app,
+        &mut user,
+        &[
+            ("help_topic_id", &id_of(&vip)),
+            ("subject", "Priority please"),
+            ("message", "Thanks."),
+        ],
+        &[],
+    )
+    .await;
+    opened_number(&page);
+
+    // A user the directory marks invalid cannot open a ticket, not even as a guest.
+    let mut tx = tenant_sql(&tenant).await;
+    sqlx::query("update end_users set validity = 'invalid' where email = $1")
+        .bind(format!("vera@{domain}"))
+        .execute(&mut *tx)
+        .await
+        .expect("invalidate");
+    tx.commit().await.expect("commit");
+    let before = ticket_count(&tenant).await;
+    let mut guest = app.visitor(&tenant.host());
+    let page = open_ticket(
+        &app,
+        &mut guest,
+        &[
+            ("name", "Vera"),
+            ("email", &format!("vera@{domain}")),
+            ("help_topic_id", &id_of(&topic)),
+            ("subject", "Again"),
+            ("message", "Hello?"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.body.contains("contact the help desk"), "{}", page.body);
+    assert_eq!(ticket_count(&tenant).await, before);
+
+    // An end user's session of tenant A is nobody on tenant B.
+    let mut member = signed_in(&app, &tenant, &format!("mia@{domain}")).await;
+    assert_eq!(member.get("/tickets").await.status, StatusCode::OK);
+    let mut cross = app.visitor(&other.host());
+    cross.cookies = member.cookies.clone();
+    let page = cross.get("/tickets").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "sign in on B first");
+    let page = cross.get(&format!("/tickets/{number}")).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
 }

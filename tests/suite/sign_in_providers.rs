@@ -587,6 +587,7 @@ async fn the_trusted_header_from_the_proxy_creates_then_links_the_account() {
     let tenant = app.create_tenant("Header sign-in").await;
     let mut provider = header_provider(ProviderAudience::EndUsers, "127.0.0.1/32");
     provider.jit_provisioning = true;
+    provider.attribute_map = json!({"login": "custom.proxy_login"});
     insert_provider(&app, &tenant, &provider).await;
 
     let first = header_sign_in(&app, &tenant, "end_users", "ada@corp.example").await;
@@ -626,6 +627,17 @@ async fn the_trusted_header_from_the_proxy_creates_then_links_the_account() {
         (users, links),
         (1, 1),
         "created once, then linked by subject"
+    );
+    let mapped: Option<String> = sqlx::query_scalar(
+        "select custom ->> 'proxy_login' from end_users where email = 'ada@corp.example'",
+    )
+    .fetch_one(&mut *sql)
+    .await
+    .expect("custom value");
+    assert_eq!(
+        mapped.as_deref(),
+        Some("ada@corp.example"),
+        "the attribute map filled the custom field at creation"
     );
 
     // Agents are not this provider's audience: nobody is signed in there.

@@ -1356,3 +1356,82 @@ async fn the_openapi_document_describes_the_rule_endpoints() {
         );
     }
 }
+
+/// Posts the portal's multipart new-ticket form as a browser does (Origin, CSRF, cookies).
+async fn post_portal_ticket(
+    app: &TestApp,
+    visitor: &mut tenantdesk_tests::Visitor<'_>,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String) {
+    visitor.get("/tickets/new").await;
+    let boundary = format!("----rules{}", Uuid::now_v7().simple());
+    let csrf = visitor.csrf();
+    let mut body = String::new();
+    for (name, value) in std::iter::once(("csrf", csrf.as_str())).chain(fields.iter().copied()) {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    let cookies = visitor
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let response = app
+        .http
+        .post(app.url("/tickets/new"))
+        .header("Host", &visitor.host)
+        .header("Origin", format!("http://{}", visitor.host))
+        .header("Cookie", cookies)
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("POST multipart");
+    let status = response.status();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_portal_shows_a_rejection_as_a_page_of_its_own() {
+    let app = spawn_app().await;
+    let (tenant, token) = setup(&app, "Portal Reject").await;
+    app.set_registration_mode(&tenant, false, domain::RegistrationMethod::Public)
+        .await;
+    post(
+        &app,
+        &tenant,
+        &token,
+        "/api/v1/ticket-filters",
+        json!({"name": "Spam",
+               "conditions": [{"field": "source", "operator": "equals", "value": "portal"},
+                              {"field": "message", "operator": "contains", "value": "casino"}],
+               "actions": [{"type": "reject", "value": "We do not accept advertising here."}]}),
+    )
+    .await;
+    let mut guest = app.visitor(&tenant.host());
+    let email = format!("guest@{}", unique_mail_domain());
+    let (status, page) = post_portal_ticket(
+        &app,
+        &mut guest,
+        &[
+            ("name", "Gail Guest"),
+            ("email", &email),
+            ("subject", "Great offer"),
+            ("message", "Visit our casino"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(
+        page.contains("We do not accept advertising here."),
+        "{page}"
+    );
+    assert_eq!(count(&tenant, "select count(*) from tickets").await, 0);
+    assert_eq!(count(&tenant, "select count(*) from end_users").await, 0);
+}

@@ -68,6 +68,10 @@ struct Args {
     /// Timed ticket creations per concurrency and target (0 skips the creation runs).
     #[arg(long, default_value_t = 2_000)]
     creations: usize,
+    /// Of every ten creations, how many name a requester address that is new (a guest user is
+    /// created in the same transaction); the others name an existing end user's address.
+    #[arg(long, default_value_t = 1)]
+    new_requesters_per_ten: usize,
     /// Connections of the in-process web app's runtime pool.
     #[arg(long, default_value_t = 16)]
     pool_size: u32,
@@ -148,6 +152,8 @@ async fn run(args: &Args, database: &Database, scratch: &std::path::Path) -> any
         .context("connecting as the owner")?;
     owner.migrate().await.context("migrating")?;
     let admin = database::owner_pool(&database.owner_url()).await?;
+    let notices = Notices::default();
+    install_subscriber(&notices)?;
 
     let mut out = String::new();
     writeln!(out, "- command: `{}`", command_line())?;
@@ -246,7 +252,7 @@ async fn run(args: &Args, database: &Database, scratch: &std::path::Path) -> any
 
     if !args.no_explain {
         eprintln!("capturing plans with auto_explain");
-        match capture_plans(database, &admin, &inputs).await {
+        match capture_plans(database, &admin, &inputs, &notices).await {
             Ok(plans) => out.push_str(&plans),
             Err(error) => {
                 eprintln!("plans not captured: {error:#}");
@@ -1086,7 +1092,8 @@ impl Inputs {
                     continue;
                 };
                 let mut tx = database::begin_tenant(admin, self.tenant).await?;
-                let mut sql = QueryBuilder::new("select count(*) from tickets t where t.tenant_id = ");
+                let mut sql =
+                    QueryBuilder::new("select count(*) from tickets t where t.tenant_id = ");
                 sql.push_bind(self.tenant.as_uuid());
                 query.push_filters(&mut sql);
                 let count: i64 = sql.build_query_scalar().fetch_one(&mut *tx).await?;
@@ -1732,11 +1739,12 @@ async fn time_creations(
 
     let mut table = format!(
         "\n#### Ticket creation through the API (`POST /api/v1/tickets` with an API token, the web \
-         app in process on 127.0.0.1, runtime pool of {} connections; requester by email, one \
-         request in ten with a new address; {} timed requests per row after {} untimed)\n\n\
+         app in process on 127.0.0.1, runtime pool of {} connections; requester by email, {} \
+         request(s) in ten with a new address; {} timed requests per row after {} untimed)\n\n\
          | into | concurrency | created | errors | tickets/s | p50 ms | p99 ms |\n\
          |---|---:|---:|---:|---:|---:|---:|\n",
         args.pool_size,
+        args.new_requesters_per_ten,
         args.creations,
         args.creations / 10
     );
@@ -1761,6 +1769,7 @@ async fn time_creations(
                     let targets = targets.clone();
                     let http = http.clone();
                     let url = url.clone();
+                    let new_per_ten = args.new_requesters_per_ten;
                     workers.spawn(async move {
                         let mut latencies = Vec::new();
                         let mut errors = Vec::new();
@@ -1770,7 +1779,7 @@ async fn time_creations(
                                 return (latencies, errors);
                             }
                             let target = &targets[index % targets.len()];
-                            let body = creation_body(target, run_number, timed, index);
+                            let body = creation_body(target, run_number, timed, index, new_per_ten);
                             let clock = Instant::now();
                             let outcome = http
                                 .post(&url)
@@ -1826,13 +1835,19 @@ async fn time_creations(
     Ok(table)
 }
 
-fn creation_body(target: &Target, run: usize, timed: bool, index: usize) -> serde_json::Value {
+fn creation_body(
+    target: &Target,
+    run: usize,
+    timed: bool,
+    index: usize,
+    new_per_ten: usize,
+) -> serde_json::Value {
     let phrase = PHRASES[index % PHRASES.len()];
     let product = PRODUCTS[(index / 7) % PRODUCTS.len()];
     let words: Vec<&str> = (0..30)
         .map(|k| WORDS[(index * 31 + k * 17) % WORDS.len()])
         .collect();
-    let email = if index % 10 == 9 || target.emails.is_empty() {
+    let email = if index % 10 < new_per_ten || target.emails.is_empty() {
         format!(
             "new{run}{}{index}@newcomer.example",
             if timed { "t" } else { "w" }
@@ -1907,22 +1922,30 @@ const AUTO_EXPLAIN: [(&str, &str); 5] = [
 /// queue counts, for an Admin and an Agent.
 const EXPLAINED: [usize; 4] = [0, 1, 8, 9];
 
+/// Collects the server's notices (auto_explain's plans) and prints the web app's errors (a
+/// failed request's cause) to stderr.
+fn install_subscriber(notices: &Notices) -> anyhow::Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::Layer::with_filter(
+            notices.clone(),
+            tracing_subscriber::filter::Targets::new()
+                .with_target("sqlx::postgres::notice", tracing::Level::TRACE),
+        ))
+        .with(tracing_subscriber::Layer::with_filter(
+            tracing_subscriber::fmt::layer().with_writer(std::io::stderr),
+            tracing_subscriber::filter::Targets::new().with_target("web", tracing::Level::ERROR),
+        ));
+    tracing::subscriber::set_global_default(subscriber).context("installing the subscriber")
+}
+
 async fn capture_plans(
     database: &Database,
     admin: &PgPool,
     inputs: &Inputs,
+    notices: &Notices,
 ) -> anyhow::Result<String> {
-    use tracing_subscriber::layer::SubscriberExt;
-
-    let notices = Notices::default();
-    let subscriber = tracing_subscriber::registry().with(tracing_subscriber::Layer::with_filter(
-        notices.clone(),
-        tracing_subscriber::filter::Targets::new()
-            .with_target("sqlx::postgres::notice", tracing::Level::TRACE),
-    ));
-    tracing::subscriber::set_global_default(subscriber)
-        .context("installing the notice collector")?;
-
     // ALTER SYSTEM checks auto_explain's settings only in a session that has loaded it.
     let mut conn = admin.acquire().await.context("an owner connection")?;
     sqlx::query("load 'auto_explain'")
@@ -1941,7 +1964,7 @@ async fn capture_plans(
     // The postmaster rereads its configuration asynchronously; new sessions inherit it.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let outcome = explain_reads(database, inputs, &notices).await;
+    let outcome = explain_reads(database, inputs, notices).await;
 
     for (setting, _) in AUTO_EXPLAIN {
         sqlx::query(&format!("alter system reset {setting}"))
@@ -1970,6 +1993,15 @@ async fn explain_reads(
         "\n#### Plans, as executed by the runtime role in a tenant transaction \
          (auto_explain: ANALYZE, BUFFERS, nested statements)\n",
     );
+    let owner_url = database.owner_url();
+    let separator = if owner_url.contains('?') { '&' } else { '?' };
+    let bypass = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!(
+            "{owner_url}{separator}options=-c%20client_min_messages%3Dlog"
+        ))
+        .await
+        .context("connecting as the owner with client_min_messages=log")?;
     for read in EXPLAINED.map(|index| Read::ALL[index]) {
         // As the timed runs did: the same connection runs the statement several times first,
         // so a cached generic plan shows if PostgreSQL switches to one.
@@ -1999,6 +2031,35 @@ async fn explain_reads(
             );
         }
         let _ = write!(out, "\n{}:\n\n```text\n", read.label);
+        for plan in plans {
+            out.push_str(plan.trim_end());
+            out.push_str("\n\n");
+        }
+        out.truncate(out.trim_end().len());
+        out.push_str("\n```\n");
+
+        // The same read as the explicit-filter side of the comparison ran it.
+        let mut conn = bypass.acquire().await?;
+        for index in 0..9 {
+            if index == 8 {
+                notices.take();
+            }
+            run_statements(
+                &mut conn,
+                statements(read, inputs, 1_000 + index, Some(inputs.tenant.as_uuid())),
+            )
+            .await?;
+        }
+        let plans: Vec<String> = notices
+            .take()
+            .into_iter()
+            .filter(|plan| plan.contains("tickets"))
+            .collect();
+        let _ = write!(
+            out,
+            "\n{}, explicit `tenant_id = $n` by the bypassing role:\n\n```text\n",
+            read.label
+        );
         for plan in plans {
             out.push_str(plan.trim_end());
             out.push_str("\n\n");

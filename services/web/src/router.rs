@@ -247,15 +247,43 @@ fn tenant_site(state: AppState) -> Router {
             get(pages::admin_tickets::settings_form).post(pages::admin_tickets::save_settings_form),
         )
         // Ticket filters and field mappings (pages::admin_ticket_rules).
-        .route("/admin/ticket-filters", get(pages::admin_ticket_rules::list))
-        .route("/admin/ticket-filters/new", get(pages::admin_ticket_rules::new_form).post(pages::admin_ticket_rules::create))
-        .route("/admin/ticket-filters/{id}", get(pages::admin_ticket_rules::edit).post(pages::admin_ticket_rules::save))
-        .route("/admin/ticket-filters/{id}/test", post(pages::admin_ticket_rules::test))
-        .route("/admin/ticket-filters/{id}/toggle", post(pages::admin_ticket_rules::toggle))
-        .route("/admin/ticket-filters/{id}/move", post(pages::admin_ticket_rules::move_rule))
-        .route("/admin/ticket-filters/{id}/delete", post(pages::admin_ticket_rules::delete))
-        .route("/admin/field-mappings", get(pages::admin_ticket_rules::mappings).post(pages::admin_ticket_rules::create_mapping))
-        .route("/admin/field-mappings/{id}/delete", post(pages::admin_ticket_rules::delete_mapping))
+        .route(
+            "/admin/ticket-filters",
+            get(pages::admin_ticket_rules::list),
+        )
+        .route(
+            "/admin/ticket-filters/new",
+            get(pages::admin_ticket_rules::new_form).post(pages::admin_ticket_rules::create),
+        )
+        .route(
+            "/admin/ticket-filters/{id}",
+            get(pages::admin_ticket_rules::edit).post(pages::admin_ticket_rules::save),
+        )
+        .route(
+            "/admin/ticket-filters/{id}/test",
+            post(pages::admin_ticket_rules::test),
+        )
+        .route(
+            "/admin/ticket-filters/{id}/toggle",
+            post(pages::admin_ticket_rules::toggle),
+        )
+        .route(
+            "/admin/ticket-filters/{id}/move",
+            post(pages::admin_ticket_rules::move_rule),
+        )
+        .route(
+            "/admin/ticket-filters/{id}/delete",
+            post(pages::admin_ticket_rules::delete),
+        )
+        .route(
+            "/admin/field-mappings",
+            get(pages::admin_ticket_rules::mappings)
+                .post(pages::admin_ticket_rules::create_mapping),
+        )
+        .route(
+            "/admin/field-mappings/{id}/delete",
+            post(pages::admin_ticket_rules::delete_mapping),
+        )
         // Customer groups: the admin page, and grants posted from user and organization pages.
         .route(
             "/admin/groups",
@@ -465,15 +493,24 @@ fn tenant_site(state: AppState) -> Router {
             "/tickets/{number}/attachments/{id}",
             get(pages::portal_tickets::download),
         )
-        .route("/guest/{secret}", get(pages::portal_tickets::guest_show))
         .route(
-            "/guest/{secret}/reply",
+            "/tickets/{number}/guest/{secret}",
+            get(pages::portal_tickets::guest_show),
+        )
+        .route(
+            "/tickets/{number}/guest/{secret}/reply",
             post(pages::portal_tickets::guest_reply).layer(api::attachments::body_limit()),
         )
-        .route("/guest/{secret}/close", post(pages::portal_tickets::guest_close))
-        .route("/guest/{secret}/reopen", post(pages::portal_tickets::guest_reopen))
         .route(
-            "/guest/{secret}/attachments/{id}",
+            "/tickets/{number}/guest/{secret}/close",
+            post(pages::portal_tickets::guest_close),
+        )
+        .route(
+            "/tickets/{number}/guest/{secret}/reopen",
+            post(pages::portal_tickets::guest_reopen),
+        )
+        .route(
+            "/tickets/{number}/guest/{secret}/attachments/{id}",
             get(pages::portal_tickets::guest_download),
         )
         .route(

@@ -50,12 +50,13 @@ async fn requester_link(
     recipient: Uuid,
 ) -> Result<String, StoreError> {
     let minted = store::guest_links::mint(tx, ticket.id, recipient, None).await?;
-    Ok(guest_url(portal, &minted.secret))
+    Ok(guest_url(portal, ticket.number, &minted.secret))
 }
 
-/// The portal address of a guest link secret.
-pub fn guest_url(portal: &str, secret: &str) -> String {
-    format!("{portal}/guest/{secret}")
+/// The portal address of a guest link secret of ticket `number`: the ticket's own address
+/// with the secret after it, so people see which ticket a link opens.
+pub fn guest_url(portal: &str, number: i64, secret: &str) -> String {
+    format!("{portal}/tickets/{number}/guest/{secret}")
 }
 
 /// The link an agent follows from a ticket alert.

@@ -361,8 +361,15 @@ fn set_custom(
 ) -> Option<Map<String, Value>> {
     let mut field = fields.iter().find(|f| f.key == key)?.clone();
     field.required = false;
+    // A value typed into a form arrives as text ("5", "yes"): read it as the field's type.
+    let value = match value {
+        Value::String(text) => {
+            domain::custom_fields::parse_text_value(&field, text).unwrap_or(value.clone())
+        }
+        other => other.clone(),
+    };
     let mut change = Map::new();
-    change.insert(key.to_owned(), value.clone());
+    change.insert(key.to_owned(), value);
     apply_custom_values(&[field], custom, &change).ok()
 }
 

@@ -276,8 +276,7 @@ pub async fn create(
         assignee_team_id,
         collaborators,
         custom,
-        assigned_by_request: input.assignee_agent_id.is_some()
-            || input.assignee_team_id.is_some(),
+        assigned_by_request: input.assignee_agent_id.is_some() || input.assignee_team_id.is_some(),
     };
     let rule_events = ticket_rules::apply(tx, &mut draft).await?;
     let requester = &draft.requester;

@@ -64,7 +64,7 @@ impl From<GuestLink> for GuestLinkBody {
     "end_user_id": "01935c5e-7a10-7cc2-8d1e-2f0a9b6c1d10", "end_user_name": "Dana Whitfield",
     "end_user_email": "dana@customer.example", "revoked_at": null, "last_used_at": null,
     "created_at": "2026-11-22T09:00:00Z"},
-    "url": "https://acme.tenantdesk.example/guest/tdg_3q2-7wEvBf1uX0dZ8m5nYlKp4sR6tH9aJcQeVgLoN2i"}))]
+    "url": "https://acme.tenantdesk.example/tickets/1042/guest/tdg_3q2-7wEvBf1uX0dZ8m5nYlKp4sR6tH9aJcQeVgLoN2i"}))]
 pub struct MintedBody {
     pub link: GuestLinkBody,
     /// Opens the ticket on the portal. Shown only in this answer; only its hash is kept.
@@ -145,6 +145,7 @@ pub async fn create(
     tx.commit().await?;
     let url = guest_url(
         &mailer::portal_url(&state.config, &caller.tenant),
+        ticket.number,
         &minted.secret,
     );
     let location = format!("/api/v1/tickets/{id}/guest-links");

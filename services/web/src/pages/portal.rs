@@ -291,14 +291,10 @@ pub struct NewQuery {
 }
 
 /// Whether the mode lets this visitor open a ticket: `Err` is the page to show instead
-/// (a refusal, or the sign-in page).
-fn gate(
-    brand: Brand,
-    mode: RegistrationMode,
-    signed_in: bool,
-) -> Result<Brand, Result<Response, PageError>> {
+/// (a refusal, or the way to the sign-in page).
+fn gate(brand: Brand, mode: RegistrationMode, signed_in: bool) -> Result<Brand, Box<Response>> {
     if !portal::accepts_tickets(mode) {
-        return Err(Ok(refusal(
+        return Err(Box::new(refusal(
             brand,
             StatusCode::FORBIDDEN,
             "No new requests here",
@@ -306,10 +302,13 @@ fn gate(
         )));
     }
     if !signed_in && !portal::guests_may_open(mode) {
-        return Err(Err(PageError::SignInRequired {
-            login: "/login",
-            next: "/tickets/new".into(),
-        }));
+        return Err(Box::new(
+            PageError::SignInRequired {
+                login: "/login",
+                next: "/tickets/new".into(),
+            }
+            .into_response(),
+        ));
     }
     Ok(brand)
 }
@@ -390,7 +389,7 @@ pub async fn new_form(
     let user = SignedInUser::from_jar(&state, &jar, &tenant).await?;
     let brand = match gate(Brand::from(settings.as_ref()), mode, user.is_some()) {
         Ok(brand) => brand,
-        Err(page) => return page,
+        Err(page) => return Ok(*page),
     };
     let topic = query
         .topic
@@ -428,7 +427,7 @@ pub async fn create(
     let user = SignedInUser::from_jar(&state, &jar, &tenant).await?;
     let brand = match gate(Brand::from(settings.as_ref()), mode, user.is_some()) {
         Ok(brand) => brand,
-        Err(page) => return page,
+        Err(page) => return Ok(*page),
     };
     let form = read_files_form(&state, &tenant, &csrf, request).await?;
     let user_id = user.as_ref().map(|u| u.user.id);

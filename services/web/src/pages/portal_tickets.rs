@@ -1,7 +1,8 @@
 //! The end user's tickets on the portal: "my requests" (filtered by state), the
 //! organization's requests when its sharing allows, and the ticket page (public thread,
 //! reply with files, close, reopen, attachment downloads), reached either signed in
-//! (`/tickets/{number}`) or by guest link (`/guest/{secret}`), which opens that one ticket.
+//! (`/tickets/{number}`) or by guest link (`/tickets/{number}/guest/{secret}`), which opens
+//! that one ticket and no other number.
 
 use askama::Template;
 use axum::extract::{Path, Query, Request, State};
@@ -105,7 +106,8 @@ struct ThreadItem {
 struct TicketPage<'a> {
     brand: Brand,
     csrf: &'a str,
-    /// Where this page's forms and downloads go: `/tickets/{number}` or `/guest/{secret}`.
+    /// Where this page's forms and downloads go: `/tickets/{number}` or
+    /// `/tickets/{number}/guest/{secret}`.
     base: String,
     guest: bool,
     t: Ticket,
@@ -131,6 +133,7 @@ fn notice_of(done: Option<&str>) -> Option<&'static str> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn ticket_page(
     state: &AppState,
     tenant: &Tenant,
@@ -222,16 +225,23 @@ async fn user_ticket(
     Ok((access, ticket.ok_or(PageError::NotFound)?))
 }
 
-/// The guest link's ticket (404 for an unknown, revoked or expired secret).
+/// The guest link's ticket and the page's base address (404 for an unknown, revoked or
+/// expired secret, and for a number that is not the link's ticket).
 async fn guest_ticket(
     state: &AppState,
     tenant: &Tenant,
+    number: &str,
     secret: &str,
-) -> Result<(Access, Ticket), PageError> {
+) -> Result<(Access, Ticket, String), PageError> {
+    let number = parse_number(number)?;
     let mut tx = state.store.begin_tenant(tenant.id).await?;
     let found = guest_in(&mut tx, secret).await?;
     tx.commit().await?;
-    found.ok_or(PageError::NotFound)
+    let (access, ticket) = found
+        .filter(|(_, t)| t.number == number)
+        .ok_or(PageError::NotFound)?;
+    let base = format!("/tickets/{number}/guest/{secret}");
+    Ok((access, ticket, base))
 }
 
 async fn guest_in(tx: &mut TenantTx, secret: &str) -> Result<Option<(Access, Ticket)>, PageError> {
@@ -278,11 +288,10 @@ pub async fn guest_show(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
     CsrfToken(csrf): CsrfToken,
-    Path(secret): Path<String>,
+    Path((number, secret)): Path<(String, String)>,
     Query(query): Query<ShowQuery>,
 ) -> Result<Response, PageError> {
-    let (access, ticket) = guest_ticket(&state, &tenant, &secret).await?;
-    let base = format!("/guest/{secret}");
+    let (access, ticket, base) = guest_ticket(&state, &tenant, &number, &secret).await?;
     let notice = notice_of(query.done.as_deref());
     ticket_page(
         &state,
@@ -366,11 +375,10 @@ pub async fn guest_reply(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
     CsrfToken(csrf): CsrfToken,
-    Path(secret): Path<String>,
+    Path((number, secret)): Path<(String, String)>,
     request: Request,
 ) -> Result<Response, PageError> {
-    let (access, ticket) = guest_ticket(&state, &tenant, &secret).await?;
-    let base = format!("/guest/{secret}");
+    let (access, ticket, base) = guest_ticket(&state, &tenant, &number, &secret).await?;
     reply_with(state, tenant, csrf, access, base, ticket, request).await
 }
 
@@ -446,22 +454,20 @@ pub async fn reopen(
 pub async fn guest_close(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
-    Path(secret): Path<String>,
+    Path((number, secret)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<EmptyForm>,
 ) -> Result<Response, PageError> {
-    let (access, ticket) = guest_ticket(&state, &tenant, &secret).await?;
-    let base = format!("/guest/{secret}");
+    let (access, ticket, base) = guest_ticket(&state, &tenant, &number, &secret).await?;
     set_state_with(state, tenant, access, base, ticket, TicketState::Closed).await
 }
 
 pub async fn guest_reopen(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
-    Path(secret): Path<String>,
+    Path((number, secret)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<EmptyForm>,
 ) -> Result<Response, PageError> {
-    let (access, ticket) = guest_ticket(&state, &tenant, &secret).await?;
-    let base = format!("/guest/{secret}");
+    let (access, ticket, base) = guest_ticket(&state, &tenant, &number, &secret).await?;
     set_state_with(state, tenant, access, base, ticket, TicketState::Open).await
 }
 
@@ -502,8 +508,8 @@ pub async fn download(
 pub async fn guest_download(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
-    Path((secret, attachment_id)): Path<(String, String)>,
+    Path((number, secret, attachment_id)): Path<(String, String, String)>,
 ) -> Result<Response, PageError> {
-    let (_, ticket) = guest_ticket(&state, &tenant, &secret).await?;
+    let (_, ticket, _) = guest_ticket(&state, &tenant, &number, &secret).await?;
     download_in(&state, &tenant, &ticket, &attachment_id).await
 }

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions, ldap_escape};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
@@ -122,12 +124,8 @@ impl LdapSettings {
         if !(1..=MAX_TIMEOUT_SECONDS).contains(&self.timeout_seconds) {
             problems.push(("timeout_seconds", "must be between 1 and 60"));
         }
-        if self
-            .ca_certificate_pem
-            .as_deref()
-            .is_some_and(|pem| !pem.trim().is_empty())
-        {
-            problems.push(("ca_certificate_pem", CA_NOT_SUPPORTED));
+        if let Err(problem) = self.tls_config() {
+            problems.push(("ca_certificate_pem", problem));
         }
         problems
     }
@@ -151,10 +149,40 @@ impl LdapSettings {
     }
 }
 
-/// ldap3 0.12 takes a custom CA only as an `Arc<rustls::ClientConfig>`, and `web` cannot
-/// name rustls without depending on it directly; until it does, a private CA goes into the
-/// system trust store, which ldap3 reads.
-const CA_NOT_SUPPORTED: &str = "a custom CA certificate is not supported yet: add the CA to the server's system trust store and leave this empty";
+impl LdapSettings {
+    /// The TLS configuration trusting only `ca_certificate_pem` when it is set (a private CA),
+    /// `None` to use the system's trust store.
+    fn tls_config(&self) -> Result<Option<Arc<rustls::ClientConfig>>, &'static str> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let Some(pem) = self
+            .ca_certificate_pem
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let certificate = certificate.map_err(|_| CA_UNREADABLE)?;
+            roots.add(certificate).map_err(|_| CA_UNREADABLE)?;
+        }
+        if roots.is_empty() {
+            return Err(CA_UNREADABLE);
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|_| CA_UNREADABLE)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(Some(Arc::new(config)))
+    }
+}
+
+const CA_UNREADABLE: &str =
+    "must be one or more PEM certificates (-----BEGIN CERTIFICATE----- ...)";
 
 /// The directory entry that signed in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -322,8 +350,8 @@ struct Session {
 
 impl Session {
     async fn open(settings: &LdapSettings, bind_password: Option<&str>) -> Result<Self, LdapError> {
-        if let Some((_, message)) = settings.problems().first() {
-            return Err(LdapError::Misconfigured((*message).to_owned()));
+        if let Some((field, message)) = settings.problems().first() {
+            return Err(LdapError::Misconfigured(format!("{field} {message}")));
         }
         // A DN with an empty password is an unauthenticated bind, which some directories
         // accept as anonymous: the service account would silently search with fewer rights.
@@ -333,9 +361,12 @@ impl Session {
             ));
         }
         let timeout = settings.timeout();
-        let connection = LdapConnSettings::new()
+        let mut connection = LdapConnSettings::new()
             .set_conn_timeout(timeout)
             .set_starttls(settings.starttls);
+        if let Ok(Some(config)) = settings.tls_config() {
+            connection = connection.set_config(config);
+        }
         let (driver, mut ldap) = LdapConnAsync::with_settings(connection, &settings.url)
             .await
             .map_err(unreachable_or_misconfigured)?;

@@ -418,7 +418,16 @@ pub async fn start(
         .is_some_and(|t| t == "1" || t == "true");
     let (audience, test_by) = if test {
         let (mut parts, _) = request.into_parts();
-        let admin = SignedInAgent::from_request_parts(&mut parts, &state).await?;
+        let admin = SignedInAgent::from_request_parts(&mut parts, &state)
+            .await
+            .map_err(|error| match error {
+                // Back to the test sign-in itself after signing in, not to its bare path.
+                PageError::SignInRequired { login, .. } => PageError::SignInRequired {
+                    login,
+                    next: format!("/auth/oidc/{}/start?test=1", provider.id),
+                },
+                other => other,
+            })?;
         admin.require(CONFIGURE)?;
         (None, Some(admin.agent.id))
     } else {
