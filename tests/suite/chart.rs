@@ -32,6 +32,7 @@ const SECRET_VARIABLES: &[&str] = &[
     "TENANTDESK_MIGRATION_URL",
     "TENANTDESK_REDIS_URL",
     "TENANTDESK_SMTP_URL",
+    "TENANTDESK_SECRET_KEY",
     // Often carries a collector's API key.
     "OTEL_EXPORTER_OTLP_HEADERS",
 ];

@@ -309,6 +309,7 @@ struct Directory<'a> {
     audience: ProviderAudience,
     settings: LdapSettings,
     jit_provisioning: bool,
+    update_on_sign_in: bool,
 }
 
 impl<'a> Directory<'a> {
@@ -318,6 +319,7 @@ impl<'a> Directory<'a> {
             audience,
             settings,
             jit_provisioning: true,
+            update_on_sign_in: false,
         }
     }
 }
@@ -343,6 +345,7 @@ async fn add_directories(app: &TestApp, tenant: &TestTenant, directories: Vec<Di
         );
         new.position = i32::try_from(position).expect("position");
         new.jit_provisioning = directory.jit_provisioning;
+        new.update_on_sign_in = directory.update_on_sign_in;
         new.jit_role_id = Some(agent_role.id);
         new.attribute_map = serde_json::json!({"telephoneNumber": "phone", "title": "title"});
         new.secret = Some(app.state.config.secret_key.seal(SERVICE_PASSWORD, new.id));
@@ -457,16 +460,9 @@ async fn an_agent_signs_in_with_the_directory_password_and_is_provisioned() {
 async fn an_end_user_is_provisioned_with_the_mapped_directory_attributes() {
     let app = spawn_app().await;
     let tenant = app.create_tenant("Directory Portal").await;
-    add_directories(
-        &app,
-        &tenant,
-        vec![Directory::new(
-            "Staff directory",
-            ProviderAudience::EndUsers,
-            settings(),
-        )],
-    )
-    .await;
+    let mut staff = Directory::new("Staff directory", ProviderAudience::EndUsers, settings());
+    staff.update_on_sign_in = true;
+    add_directories(&app, &tenant, vec![staff]).await;
     let mut visitor = app.visitor(&tenant.host());
     visitor.get("/login").await;
     let page = visitor
@@ -504,6 +500,71 @@ async fn an_end_user_is_provisioned_with_the_mapped_directory_attributes() {
         .filter(char::is_ascii_digit)
         .collect();
     assert_eq!(digits, "442079460001");
+
+    // The directory rewrites those fields at every sign-in: agents see them read-only with
+    // their source, and an edit is refused naming the field.
+    assert_eq!(
+        user.directory_fields.get("phone").map(String::as_str),
+        Some("Staff directory")
+    );
+    let email = format!("{}@example.com", uuid::Uuid::now_v7().simple());
+    app.create_agent(
+        &tenant.tenant,
+        BuiltinRole::Admin,
+        &email,
+        "correct horse battery staple",
+    )
+    .await;
+    let mut agent = app.visitor(&tenant.host());
+    agent
+        .sign_in_agent(&email, "correct horse battery staple")
+        .await;
+    let page = agent.get(&format!("/agent/users/{}", user.id)).await;
+    assert!(
+        page.body.contains("(from Staff directory)"),
+        "{}",
+        page.body
+    );
+    let form = agent.get(&format!("/agent/users/{}/edit", user.id)).await;
+    assert!(form.body.contains("Kept by the directory Staff directory"));
+    let mut tx = app
+        .state
+        .store
+        .begin_tenant(tenant.tenant.id)
+        .await
+        .expect("tx");
+    let changes = web::directory::UserChanges {
+        text: vec![("phone".into(), "+1 555 0100".into())],
+        ..Default::default()
+    };
+    let refused = web::directory::update_user(
+        &mut tx,
+        &[],
+        user.id,
+        None,
+        &changes,
+        store::user_directory::Actor::System,
+    )
+    .await;
+    let Err(web::directory::DirectoryError::Invalid(errors)) = refused else {
+        panic!("a kept field was edited: {refused:?}");
+    };
+    assert_eq!(errors[0].0, "phone");
+    let city = web::directory::UserChanges {
+        text: vec![("city".into(), "London".into())],
+        ..Default::default()
+    };
+    web::directory::update_user(
+        &mut tx,
+        &[],
+        user.id,
+        None,
+        &city,
+        store::user_directory::Actor::System,
+    )
+    .await
+    .expect("a field the directory does not keep is the agents'");
+    tx.commit().await.expect("commit");
 }
 
 #[tokio::test]

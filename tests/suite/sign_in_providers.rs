@@ -579,6 +579,41 @@ async fn rotating_the_key_reseals_every_secret_in_one_go() {
     .await;
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("old key"));
+
+    // The new key may come on standard input, out of the process list.
+    let mut back = tokio::process::Command::new(tenantdesk_binary())
+        .env_remove("DATABASE_URL")
+        .env_remove("TENANTDESK_SECRET_KEY")
+        .env("TENANTDESK_DATABASE_URL", &database().runtime_url)
+        .env("TENANTDESK_MIGRATION_URL", &database().owner_url)
+        .args([
+            "rotate-secret-key",
+            "--tenant",
+            &slug,
+            "--old-key",
+            &new.to_base64(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting rotate-secret-key");
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = back.stdin.take().expect("stdin");
+        stdin
+            .write_all(format!("{}\n", old.to_base64()).as_bytes())
+            .await
+            .expect("write the key");
+    }
+    let back = back.wait_with_output().await.expect("rotate back");
+    assert!(
+        back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    let sealed = stored_secret(&tenant, ids[1]).await;
+    assert_eq!(old.open(&sealed, ids[1]).as_deref(), Ok("Second secret"));
 }
 
 #[tokio::test]

@@ -60,6 +60,9 @@ app.kubernetes.io/part-of: tenantdesk
 {{- if not .Values.secrets.database.existingSecret }}
 {{- fail "secrets.database.existingSecret is required: the Secret holding the runtime role's PostgreSQL URL (TENANTDESK_DATABASE_URL) under the key secrets.database.key" }}
 {{- end }}
+{{- if not .Values.secrets.secretKey.existingSecret }}
+{{- fail "secrets.secretKey.existingSecret is required: the Secret holding TENANTDESK_SECRET_KEY (base64 of 32 random bytes, openssl rand -base64 32) under the key secrets.secretKey.key" }}
+{{- end }}
 {{- if and .Values.migration.enabled (not .Values.secrets.migration.existingSecret) }}
 {{- fail "secrets.migration.existingSecret is required while migration.enabled: the Secret holding the owner role's PostgreSQL URL (TENANTDESK_MIGRATION_URL) under the key secrets.migration.key" }}
 {{- end }}
@@ -134,6 +137,11 @@ OTEL_TRACES_SAMPLER_ARG: {{ .Values.otel.tracesSamplerArg | quote }}
 {{- end }}
 
 {{- define "tenantdesk.env.services" -}}
+- name: TENANTDESK_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.secrets.secretKey.existingSecret | quote }}
+      key: {{ .Values.secrets.secretKey.key | quote }}
 {{- if .Values.secrets.redis.existingSecret }}
 - name: TENANTDESK_REDIS_URL
   valueFrom:

@@ -173,6 +173,9 @@ pub struct UserRecord {
     pub erased_at: Option<DateTime<Utc>>,
     pub erased_by: Option<Uuid>,
     pub erased_by_token: Option<Uuid>,
+    /// Fields a sign-in provider keeps (field name, such as `phone` or `custom.cost_centre`,
+    /// to the provider's name): shown read-only, refused in updates.
+    pub directory_fields: std::collections::BTreeMap<String, String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -233,6 +236,7 @@ struct RecordRow {
     erased_at: Option<DateTime<Utc>>,
     erased_by: Option<Uuid>,
     erased_by_token: Option<Uuid>,
+    directory_fields: sqlx::types::Json<std::collections::BTreeMap<String, String>>,
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -244,7 +248,7 @@ struct RecordRow {
 const COLUMNS: &str = "u.id, u.title, u.first_name, u.last_name, u.name, u.email, u.login, u.phone,
        u.fax, u.mobile, u.street, u.zip, u.city, u.country, u.comment, u.validity, u.custom,
        u.status, po.id as organization_id, po.name as organization_name, u.created_by,
-       u.updated_by, u.erased_at, u.erased_by, u.erased_by_token, u.version, u.created_at,
+       u.updated_by, u.erased_at, u.erased_by, u.erased_by_token, u.directory_fields, u.version, u.created_at,
        u.updated_at, u.name_key, u.email_key, po.name_key as organization_key";
 
 /// The primary organization of user `u`, as `po`. The lateral lookup is one index probe per
@@ -304,6 +308,7 @@ impl TryFrom<RecordRow> for UserRecord {
             erased_at: row.erased_at,
             erased_by: row.erased_by,
             erased_by_token: row.erased_by_token,
+            directory_fields: row.directory_fields.0,
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -497,6 +502,35 @@ pub enum UserSort {
     Email,
     Organization,
     Created,
+}
+
+/// Records which fields `provider` keeps for user `id` (replacing what that provider kept
+/// before; other providers' fields stay).
+pub async fn set_directory_fields(
+    tx: &mut TenantTx,
+    id: Uuid,
+    provider: &str,
+    fields: &[String],
+) -> Result<()> {
+    let kept: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|field| (field.clone(), Value::String(provider.to_owned())))
+        .collect();
+    sqlx::query(
+        "update end_users
+            set directory_fields = (select coalesce(jsonb_object_agg(key, value), '{}')
+                                      from jsonb_each(directory_fields) where value <> to_jsonb($2::text))
+                                   || $3
+          where id = $1 and directory_fields is distinct from
+                (select coalesce(jsonb_object_agg(key, value), '{}')
+                   from jsonb_each(directory_fields) where value <> to_jsonb($2::text)) || $3",
+    )
+    .bind(id)
+    .bind(provider)
+    .bind(sqlx::types::Json(kept))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 pub use crate::search::{CustomFilter, RangeValue};

@@ -144,10 +144,32 @@ pub async fn update_user(
     }
     let mut profile = record.profile.clone();
     changes.apply(&mut profile, fields)?;
+    let kept: Vec<(String, String)> = record
+        .directory_fields
+        .iter()
+        .filter(|(field, _)| changed(&record.profile, &profile, field))
+        .map(|(field, provider)| {
+            (
+                field.clone(),
+                format!("is kept by the directory {provider}; change it there"),
+            )
+        })
+        .collect();
+    if !kept.is_empty() {
+        return Err(DirectoryError::Invalid(kept));
+    }
     match store::user_directory::update(tx, id, version, &profile, actor).await? {
         Updated::Done(record) => Ok(*record),
         Updated::Stale => Err(DirectoryError::Stale),
         Updated::NotFound => Err(DirectoryError::NotFound),
+    }
+}
+
+/// Whether `field` (a profile field, or `custom.<key>`) differs between the two profiles.
+fn changed(before: &Profile, after: &Profile, field: &str) -> bool {
+    match field.strip_prefix("custom.") {
+        Some(key) => before.custom.get(key) != after.custom.get(key),
+        None => before.text(field) != after.text(field),
     }
 }
 

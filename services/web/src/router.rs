@@ -487,8 +487,14 @@ fn tenant_site(state: AppState) -> Router {
             "/tickets/{number}/reply",
             post(pages::portal_tickets::reply).layer(api::attachments::body_limit()),
         )
-        .route("/tickets/{number}/close", post(pages::portal_tickets::close))
-        .route("/tickets/{number}/reopen", post(pages::portal_tickets::reopen))
+        .route(
+            "/tickets/{number}/close",
+            post(pages::portal_tickets::close),
+        )
+        .route(
+            "/tickets/{number}/reopen",
+            post(pages::portal_tickets::reopen),
+        )
         .route(
             "/tickets/{number}/attachments/{id}",
             get(pages::portal_tickets::download),
@@ -562,10 +568,7 @@ fn platform_site(state: AppState) -> Router {
             "/console/tenants/{slug}/resume",
             post(pages::console::resume),
         )
-        .route(
-            "/console/tenants/{slug}/usage",
-            get(pages::console::usage),
-        )
+        .route("/console/tenants/{slug}/usage", get(pages::console::usage))
         .route("/console/audit", get(pages::console::audit))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -133,9 +133,10 @@ pub async fn create(
     let ticket = store::tickets::by_id(&mut tx, TicketScope::All, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    // The requester and those in copy who may get mail (valid, not erased): a link for
+    // anyone else would not open.
     let people = store::notification_mutes::ticket_people(&mut tx, id).await?;
-    let is_party = ticket.requester.id == user || people.iter().any(|p| p.id == user);
-    if !is_party {
+    if !people.iter().any(|p| p.id == user) {
         return Err(ApiError::Validation(vec![field_error(
             "end_user_id",
             "must be the ticket's requester or someone in copy who may get mail",

@@ -21,7 +21,7 @@ use crate::AppState;
 use crate::attachments::{AttachError, download_response};
 use crate::auth::csrf::{CsrfForm, CsrfToken};
 use crate::error::PageError;
-use crate::pages::account::{EmptyForm, SignedInUser, brand, internal};
+use crate::pages::account::{EmptyForm, RegistrationMode, SignedInUser, brand, internal};
 use crate::pages::portal::{error_lines, read_files_form, refusal};
 use crate::pages::{Brand, render};
 use crate::portal::{self, Access, Allowed};
@@ -34,6 +34,8 @@ const LIST_LIMIT: i64 = 100;
 #[template(path = "portal_tickets.html")]
 struct ListPage {
     brand: Brand,
+    /// The registration mode takes new tickets through the portal.
+    may_open: bool,
     organization: bool,
     shares_organization: bool,
     state: String,
@@ -55,7 +57,9 @@ pub async fn list(
     user: SignedInUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
-    let brand = brand(&state, &user.tenant).await?;
+    let settings = state.settings.get(&state.store, user.tenant.id).await?;
+    let brand = Brand::from(settings.as_ref());
+    let may_open = portal::accepts_tickets(RegistrationMode::of(&settings));
     let states: Vec<TicketState> = match query.state.trim() {
         "" => Vec::new(),
         raw => match TicketState::parse(raw) {
@@ -84,6 +88,7 @@ pub async fn list(
     }
     Ok(render(&ListPage {
         brand,
+        may_open,
         organization,
         shares_organization,
         state: query.state.trim().to_owned(),

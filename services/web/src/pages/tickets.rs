@@ -566,6 +566,14 @@ fn event_sentence(who: &str, event: &Value, names: &HashMap<Uuid, String>) -> St
             .replace('_', " "),
     };
     let (from, to) = (&event["from"], &event["to"]);
+    // A rule's change says which rule did what ("filter 'VIP' set priority high").
+    if let Some(note) = event["note"].as_str().filter(|n| !n.is_empty()) {
+        return if from.is_null() {
+            note.to_owned()
+        } else {
+            format!("{note} (was {})", value_text(from, names))
+        };
+    }
     if field == "collaborators" {
         return match (from.is_null(), to.is_null()) {
             (true, _) => format!("{who} added {} in copy", value_text(to, names)),

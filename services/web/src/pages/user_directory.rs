@@ -251,6 +251,8 @@ struct FormField {
     help: String,
     options: Vec<String>,
     required: bool,
+    /// The sign-in provider that keeps this field (shown read-only), if any.
+    kept_by: Option<String>,
 }
 
 impl FormField {
@@ -283,6 +285,7 @@ fn form_fields(
     custom_fields: &[FieldDefinition],
     typed: Option<&[(String, String)]>,
     errors: &[(String, String)],
+    kept: &std::collections::BTreeMap<String, String>,
 ) -> Vec<FormField> {
     let typed_value = |name: &str| -> Option<String> {
         typed?
@@ -309,6 +312,7 @@ fn form_fields(
             help: String::new(),
             options: Vec::new(),
             required: matches!(*name, "first_name" | "last_name" | "email"),
+            kept_by: kept.get(*name).cloned(),
         })
         .collect();
     for field in custom_fields {
@@ -338,6 +342,7 @@ fn form_fields(
             help: field.help_text.clone(),
             options: field.options.clone(),
             required: field.required,
+            kept_by: kept.get(&format!("custom.{}", field.key)).cloned(),
         });
     }
     out
@@ -424,7 +429,7 @@ pub async fn new_form(
         heading: "New end user".into(),
         action: "/agent/users/new".into(),
         version: None,
-        fields: form_fields(&profile, &fields, None, &[]),
+        fields: form_fields(&profile, &fields, None, &[], &Default::default()),
         alert: None,
         new: true,
         validities: Validity::ALL,
@@ -477,7 +482,13 @@ pub async fn create(
                 heading: "New end user".into(),
                 action: "/agent/users/new".into(),
                 version: None,
-                fields: form_fields(&Profile::default(), &fields, Some(&typed), &errors),
+                fields: form_fields(
+                    &Profile::default(),
+                    &fields,
+                    Some(&typed),
+                    &errors,
+                    &Default::default(),
+                ),
                 alert: Some(alert),
                 new: true,
                 validities: Validity::ALL,
@@ -626,11 +637,24 @@ async fn user_page(
     };
     let settings = store::settings::load(&mut tx).await?;
     tx.commit().await?;
+    // A value a sign-in provider keeps says where it comes from.
+    let sourced = |field: &str, value: String| match user.directory_fields.get(field) {
+        Some(provider) => format!("{value} (from {provider})"),
+        None => value,
+    };
     let mut details: Vec<(String, String)> = PROFILE_LABELS
         .iter()
         .filter(|(name, _, _)| !matches!(*name, "first_name" | "last_name" | "validity"))
         .map(|(name, label, _)| ((*label).to_owned(), user.profile.text(name)))
         .filter(|(_, value)| !value.is_empty())
+        .map(|(label, value)| {
+            let field = PROFILE_LABELS
+                .iter()
+                .find(|(_, l, _)| *l == label)
+                .map_or("", |(name, _, _)| *name);
+            let value = sourced(field, value);
+            (label, value)
+        })
         .collect();
     if user.profile.login.is_none() {
         details.retain(|(label, _)| !label.starts_with("Login"));
@@ -639,7 +663,10 @@ async fn user_page(
         if let Some(value) = user.profile.custom.get(&field.key)
             && !matches!(value, Value::Null)
         {
-            details.push((field.label.clone(), display_value(value)));
+            details.push((
+                field.label.clone(),
+                sourced(&format!("custom.{}", field.key), display_value(value)),
+            ));
         }
     }
     render(&UserPage {
@@ -684,7 +711,7 @@ pub async fn edit_form(
         heading: format!("Edit {}", user.name),
         action: format!("/agent/users/{id}/edit"),
         version: Some(user.version),
-        fields: form_fields(&user.profile, &fields, None, &[]),
+        fields: form_fields(&user.profile, &fields, None, &[], &user.directory_fields),
         alert: None,
         new: false,
         validities: Validity::ALL,
@@ -740,7 +767,13 @@ pub async fn update(
                 heading: format!("Edit {}", current.name),
                 action: format!("/agent/users/{id}/edit"),
                 version: Some(current.version),
-                fields: form_fields(&current.profile, &fields, Some(&typed), &errors),
+                fields: form_fields(
+                    &current.profile,
+                    &fields,
+                    Some(&typed),
+                    &errors,
+                    &current.directory_fields,
+                ),
                 alert: Some(alert),
                 new: false,
                 validities: Validity::ALL,

@@ -317,7 +317,15 @@ fn mapped_values<'a>(
     map.iter()
         .filter_map(|(attribute, field)| {
             let field = field.as_str()?;
-            let value = identity.attributes.get(attribute)?;
+            // An exact name first (OIDC claims are case-sensitive); else ignoring case, as LDAP
+            // attribute names are (`telephonenumber` maps `telephoneNumber`).
+            let value = identity.attributes.get(attribute).or_else(|| {
+                identity
+                    .attributes
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(attribute))
+                    .map(|(_, value)| value)
+            })?;
             Some((field, value.as_str()))
         })
         .collect()
@@ -401,6 +409,32 @@ async fn apply_to_end_user(
         store::user_directory::update(tx, record.id, record.version, &profile, Actor::System)
             .await?;
     }
+    // Fields the provider rewrites at every sign-in are its to keep: the directory shows them
+    // read-only with their source, and refuses edits that the next sign-in would undo.
+    let mut kept: Vec<String> = Vec::new();
+    if provider.update_on_sign_in {
+        if identity
+            .first_name
+            .as_deref()
+            .is_some_and(|n| !n.trim().is_empty())
+        {
+            kept.push("first_name".into());
+        }
+        if identity
+            .last_name
+            .as_deref()
+            .is_some_and(|n| !n.trim().is_empty())
+        {
+            kept.push("last_name".into());
+        }
+        kept.extend(
+            mapped_values(provider, identity)
+                .into_iter()
+                .map(|(field, _)| field.to_owned())
+                .filter(|field| field != "email"),
+        );
+    }
+    store::user_directory::set_directory_fields(tx, record.id, &provider.name, &kept).await?;
     Ok(())
 }
 
