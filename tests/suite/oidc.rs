@@ -812,7 +812,16 @@ async fn chromium_signs_in_through_the_providers_pages() {
         .expect("consent");
     // The provider sends the browser to the redirect URI, which names the tenant's host on
     // the base URL's port (none in the tests); the same request goes to the app's port.
-    let returned = client.current_url().await.expect("the callback URL");
+    // The consent's redirects take a moment, longer on a busy machine: wait (bounded) until
+    // the browser has left the provider.
+    let mut returned = client.current_url().await.expect("the callback URL");
+    for _ in 0..100 {
+        if returned.host_str() == Some(world.a.host().as_str()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        returned = client.current_url().await.expect("the callback URL");
+    }
     assert_eq!(
         returned.host_str(),
         Some(world.a.host().as_str()),

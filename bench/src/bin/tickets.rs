@@ -635,6 +635,12 @@ async fn seed(admin: &PgPool, args: &Args, plans: &[TenantPlan]) -> anyhow::Resu
             .with_context(|| format!("vacuum analyze {table}"))?;
     }
     let analyze_seconds = started.elapsed().as_secs_f64();
+    // This pooled connection may later run the explicit side of the RLS comparison: give it
+    // the server's settings back, as the runtime role's connections have them.
+    sqlx::query("reset all")
+        .execute(&mut *conn)
+        .await
+        .context("resetting the seeding settings")?;
     let big_active: i64 = sqlx::query_scalar(
         "select count(*) from tickets where tenant_id = $1 and state in ('open', 'pending')",
     )
