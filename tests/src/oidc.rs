@@ -69,6 +69,27 @@ fn provider_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc")
 }
 
+/// oidc-provider 9 and jose 6 need Node.js 20 or later (the Web Crypto global, ES modules);
+/// Debian 12 and Ubuntu 24.04 ship 18, so an older node fails here with what to do.
+fn require_node_20(node: &std::path::Path) {
+    let version = Command::new(node)
+        .arg("--version")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let major: u32 = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        major >= 20,
+        "the OpenID Connect tests need Node.js 20 or later, found {version:?}: install a newer \
+         nodejs (Debian 13 and Ubuntu 24.10 ship one; on Debian 12 use the NodeSource packages)"
+    );
+}
+
 /// Installs the pinned packages (package-lock.json) once, when node_modules is missing.
 fn ensure_node_modules() {
     static INSTALLED: Mutex<bool> = Mutex::new(false);
@@ -101,6 +122,7 @@ impl OidcProvider {
     /// (in a provider row) before they know the clients' redirect URIs.
     pub fn start_on(port: u16, clients: &[OidcClient]) -> Self {
         let node = require("node", INSTALL);
+        require_node_20(&node);
         ensure_node_modules();
         let log = scratch_dir("oidc").join("provider.log");
         let stdout = std::fs::File::create(&log).expect("the provider's log");
