@@ -1,11 +1,16 @@
--- Per-tenant usage for the platform console, kept current by triggers so that no page view
--- counts a tenant's rows: totals (agents, end users, tickets, attachment bytes, last activity)
--- and figures per day (tickets created, mail sent, attachment bytes added).
+-- Per-tenant usage for the platform console, without counting a tenant's rows on a page view:
+-- totals (agents, end users, tickets, attachment bytes, last activity) and figures per UTC day
+-- (tickets created, mail sent, attachment bytes added).
 --
--- Both tables are platform tables: the runtime role has no privilege on them at all. The
--- trigger functions are SECURITY DEFINER (owned by the migrating role) and the console reads
--- them through platform_* functions. Statement-level triggers with transition tables add a
--- whole import or bulk change in one update per tenant instead of one per row.
+-- Writes only ever INSERT a delta row (statement-level triggers with transition tables: an
+-- import of 10,000 users is one row), so counting takes no lock a business transaction could
+-- wait for or deadlock on (a counter row updated in place would: ticket creation takes the
+-- ticket number counter, then would take the usage row, while creating a guest requester first
+-- would take them the other way round). The worker folds the deltas into the totals every few
+-- seconds (platform_roll_up_usage); the console adds the few deltas not yet folded.
+--
+-- All three tables are platform tables: the runtime role has no privilege on them. The trigger
+-- and platform_* functions are SECURITY DEFINER with a fixed search_path.
 
 create table tenant_usage (
   tenant_id uuid not null references tenants (id),
@@ -30,38 +35,32 @@ create table tenant_usage_daily (
   constraint tenant_usage_daily_pkey primary key (tenant_id, day)
 );
 
-revoke all on table tenant_usage, tenant_usage_daily from public;
+create table tenant_usage_deltas (
+  tenant_id uuid not null,
+  day date not null default (now() at time zone 'utc')::date,
+  agents bigint not null default 0,
+  end_users bigint not null default 0,
+  tickets bigint not null default 0,
+  storage_bytes bigint not null default 0,
+  mail_sent bigint not null default 0,
+  active_at timestamptz,
+  created_at timestamptz not null default now()
+);
+create index tenant_usage_deltas_tenant_idx on tenant_usage_deltas (tenant_id);
 
--- Adds `delta` to the tenant's totals (one column per call site) and marks activity.
-create function usage_add_totals(
+revoke all on table tenant_usage, tenant_usage_daily, tenant_usage_deltas from public;
+
+-- One delta row; every trigger below goes through it.
+create function usage_delta(
   p_tenant uuid, p_agents bigint, p_end_users bigint, p_tickets bigint, p_storage bigint,
-  p_active boolean)
+  p_mail bigint, p_active boolean)
 returns void
 language sql security definer set search_path = pg_catalog, public
 as $$
-  insert into public.tenant_usage as u (tenant_id, agents, end_users, tickets, storage_bytes, last_activity_at)
-  values (p_tenant, greatest(p_agents, 0), greatest(p_end_users, 0), greatest(p_tickets, 0),
-          greatest(p_storage, 0), case when p_active then now() end)
-  on conflict (tenant_id) do update
-     set agents = u.agents + p_agents,
-         end_users = u.end_users + p_end_users,
-         tickets = u.tickets + p_tickets,
-         storage_bytes = greatest(u.storage_bytes + p_storage, 0),
-         last_activity_at = case when p_active then now() else u.last_activity_at end,
-         updated_at = now()
-$$;
-
-create function usage_add_daily(p_tenant uuid, p_tickets bigint, p_mail bigint, p_storage bigint)
-returns void
-language sql security definer set search_path = pg_catalog, public
-as $$
-  insert into public.tenant_usage_daily as d (tenant_id, day, tickets_created, mail_sent, storage_bytes_added)
-  values (p_tenant, (now() at time zone 'utc')::date, p_tickets, p_mail, p_storage)
-  on conflict (tenant_id, day) do update
-     set tickets_created = d.tickets_created + p_tickets,
-         mail_sent = d.mail_sent + p_mail,
-         storage_bytes_added = d.storage_bytes_added + p_storage,
-         updated_at = now()
+  insert into public.tenant_usage_deltas
+    (tenant_id, agents, end_users, tickets, storage_bytes, mail_sent, active_at)
+  values (p_tenant, p_agents, p_end_users, p_tickets, p_storage, p_mail,
+          case when p_active then now() end)
 $$;
 
 create function usage_tickets_inserted() returns trigger
@@ -70,8 +69,7 @@ as $$
 declare r record;
 begin
   for r in select tenant_id, count(*) as n from new_rows group by tenant_id loop
-    perform usage_add_totals(r.tenant_id, 0, 0, r.n, 0, true);
-    perform usage_add_daily(r.tenant_id, r.n, 0, 0);
+    perform usage_delta(r.tenant_id, 0, 0, r.n, 0, 0, true);
   end loop;
   return null;
 end
@@ -85,7 +83,7 @@ as $$
 declare r record;
 begin
   for r in select tenant_id, count(*) as n from new_rows group by tenant_id loop
-    perform usage_add_totals(r.tenant_id, 0, r.n, 0, 0, false);
+    perform usage_delta(r.tenant_id, 0, r.n, 0, 0, 0, false);
   end loop;
   return null;
 end
@@ -99,7 +97,7 @@ as $$
 declare r record;
 begin
   for r in select tenant_id, count(*) as n from new_rows group by tenant_id loop
-    perform usage_add_totals(r.tenant_id, r.n, 0, 0, 0, false);
+    perform usage_delta(r.tenant_id, r.n, 0, 0, 0, 0, false);
   end loop;
   return null;
 end
@@ -113,7 +111,7 @@ as $$
 declare r record;
 begin
   for r in select tenant_id, count(*) as n from old_rows group by tenant_id loop
-    perform usage_add_totals(r.tenant_id, -r.n, 0, 0, 0, false);
+    perform usage_delta(r.tenant_id, -r.n, 0, 0, 0, 0, false);
   end loop;
   return null;
 end
@@ -127,8 +125,7 @@ as $$
 declare r record;
 begin
   for r in select tenant_id, sum(size_bytes)::bigint as bytes from new_rows group by tenant_id loop
-    perform usage_add_totals(r.tenant_id, 0, 0, 0, r.bytes, false);
-    perform usage_add_daily(r.tenant_id, 0, 0, r.bytes);
+    perform usage_delta(r.tenant_id, 0, 0, 0, r.bytes, 0, false);
   end loop;
   return null;
 end
@@ -142,7 +139,7 @@ as $$
 declare r record;
 begin
   for r in select tenant_id, sum(size_bytes)::bigint as bytes from old_rows group by tenant_id loop
-    perform usage_add_totals(r.tenant_id, 0, 0, 0, -r.bytes, false);
+    perform usage_delta(r.tenant_id, 0, 0, 0, -r.bytes, 0, false);
   end loop;
   return null;
 end
@@ -160,7 +157,7 @@ begin
              from new_rows n join old_rows o on o.tenant_id = n.tenant_id and o.id = n.id
             where n.status = 'sent' and o.status <> 'sent'
             group by n.tenant_id loop
-    perform usage_add_daily(r.tenant_id, 0, r.sent, 0);
+    perform usage_delta(r.tenant_id, 0, 0, 0, 0, r.sent, false);
   end loop;
   return null;
 end
@@ -169,14 +166,12 @@ create trigger outbound_emails_usage after update on outbound_emails
   referencing old table as old_rows new table as new_rows
   for each statement execute function usage_mail_sent();
 
--- Sign-ins are activity too; only a changed timestamp, at most once a minute per tenant.
+-- Sign-ins are activity too.
 create function usage_signed_in() returns trigger
 language plpgsql security definer set search_path = pg_catalog, public
 as $$
 begin
-  update public.tenant_usage set last_activity_at = now(), updated_at = now()
-   where tenant_id = new.tenant_id
-     and (last_activity_at is null or last_activity_at < now() - interval '1 minute');
+  perform usage_delta(new.tenant_id, 0, 0, 0, 0, 0, true);
   return null;
 end
 $$;
@@ -208,7 +203,47 @@ begin
 end
 $$;
 
--- The console's tenant list, now from the totals (no count over a tenant's rows).
+-- Folds the deltas into the totals and days (the worker calls it every few seconds). One
+-- caller at a time; a second one returns at once. Answers how many deltas it folded.
+create function platform_roll_up_usage() returns bigint
+language plpgsql security definer set search_path = pg_catalog, public
+as $$
+declare folded bigint;
+begin
+  if not pg_try_advisory_xact_lock(hashtext('tenantdesk.usage_roll_up')) then
+    return 0;
+  end if;
+  with taken as (
+    delete from public.tenant_usage_deltas returning *
+  ), totals as (
+    insert into public.tenant_usage as u
+      (tenant_id, agents, end_users, tickets, storage_bytes, last_activity_at)
+    select tenant_id, sum(agents), sum(end_users), sum(tickets), sum(storage_bytes), max(active_at)
+      from taken group by tenant_id
+    on conflict (tenant_id) do update
+       set agents = u.agents + excluded.agents,
+           end_users = u.end_users + excluded.end_users,
+           tickets = u.tickets + excluded.tickets,
+           storage_bytes = greatest(u.storage_bytes + excluded.storage_bytes, 0),
+           last_activity_at = greatest(u.last_activity_at, excluded.last_activity_at),
+           updated_at = now()
+  ), days as (
+    insert into public.tenant_usage_daily as d
+      (tenant_id, day, tickets_created, mail_sent, storage_bytes_added)
+    select tenant_id, day, sum(tickets), sum(mail_sent), sum(greatest(storage_bytes, 0))
+      from taken group by tenant_id, day
+    on conflict (tenant_id, day) do update
+       set tickets_created = d.tickets_created + excluded.tickets_created,
+           mail_sent = d.mail_sent + excluded.mail_sent,
+           storage_bytes_added = d.storage_bytes_added + excluded.storage_bytes_added,
+           updated_at = now()
+  )
+  select count(*) into folded from taken;
+  return folded;
+end
+$$;
+
+-- The console's tenant list, from the totals plus the deltas not folded yet.
 drop function platform_tenant_overview(text, integer, text);
 create function platform_tenant_overview(p_search text, p_limit integer, p_after text)
 returns table (
@@ -220,14 +255,22 @@ language sql stable security definer
 set search_path = pg_catalog, public
 as $$
   select tn.id, tn.slug, tn.name, tn.status, tn.created_at,
-         coalesce(u.agents, 0), coalesce(u.end_users, 0), coalesce(u.tickets, 0),
-         coalesce(u.storage_bytes, 0),
-         coalesce((select sum(d.mail_sent) from public.tenant_usage_daily d
-                    where d.tenant_id = tn.id
-                      and d.day > (now() at time zone 'utc')::date - 30), 0)::bigint,
-         u.last_activity_at
+         (coalesce(u.agents, 0) + coalesce(x.agents, 0))::bigint,
+         (coalesce(u.end_users, 0) + coalesce(x.end_users, 0))::bigint,
+         (coalesce(u.tickets, 0) + coalesce(x.tickets, 0))::bigint,
+         greatest(coalesce(u.storage_bytes, 0) + coalesce(x.storage_bytes, 0), 0)::bigint,
+         (coalesce((select sum(d.mail_sent) from public.tenant_usage_daily d
+                     where d.tenant_id = tn.id
+                       and d.day > (now() at time zone 'utc')::date - 30), 0)
+          + coalesce(x.mail_sent, 0))::bigint,
+         greatest(u.last_activity_at, x.active_at)
     from public.tenants tn
     left join public.tenant_usage u on u.tenant_id = tn.id
+    left join lateral (
+      select sum(agents) as agents, sum(end_users) as end_users, sum(tickets) as tickets,
+             sum(storage_bytes) as storage_bytes, sum(mail_sent) as mail_sent,
+             max(active_at) as active_at
+        from public.tenant_usage_deltas x where x.tenant_id = tn.id) x on true
    where (p_after is null or tn.slug > p_after)
      and (btrim(coalesce(p_search, '')) = ''
           or strpos(tn.slug, lower(btrim(p_search))) > 0
@@ -242,12 +285,19 @@ returns table (day date, tickets_created bigint, mail_sent bigint, storage_bytes
 language sql stable security definer
 set search_path = pg_catalog, public
 as $$
-  select g.day::date, coalesce(d.tickets_created, 0), coalesce(d.mail_sent, 0),
-         coalesce(d.storage_bytes_added, 0)
+  select g.day::date,
+         (coalesce(d.tickets_created, 0) + coalesce(x.tickets, 0))::bigint,
+         (coalesce(d.mail_sent, 0) + coalesce(x.mail_sent, 0))::bigint,
+         (coalesce(d.storage_bytes_added, 0) + coalesce(x.storage_bytes, 0))::bigint
     from public.tenants tn
    cross join generate_series((now() at time zone 'utc')::date - (least(greatest(coalesce(p_days, 30), 1), 366) - 1),
                               (now() at time zone 'utc')::date, interval '1 day') as g(day)
     left join public.tenant_usage_daily d on d.tenant_id = tn.id and d.day = g.day::date
+    left join lateral (
+      select sum(tickets) as tickets, sum(mail_sent) as mail_sent,
+             sum(greatest(storage_bytes, 0)) as storage_bytes
+        from public.tenant_usage_deltas x
+       where x.tenant_id = tn.id and x.day = g.day::date) x on true
    where tn.slug = p_slug
    order by g.day desc
 $$;
@@ -256,5 +306,6 @@ revoke all on function platform_tenant_overview(text, integer, text) from public
 revoke all on function platform_tenant_usage(text, integer) from public;
 grant execute on function platform_tenant_overview(text, integer, text) to tenantdesk_app;
 grant execute on function platform_tenant_usage(text, integer) to tenantdesk_app;
-revoke all on function usage_add_totals(uuid, bigint, bigint, bigint, bigint, boolean) from public;
-revoke all on function usage_add_daily(uuid, bigint, bigint, bigint) from public;
+revoke all on function platform_roll_up_usage() from public;
+grant execute on function platform_roll_up_usage() to tenantdesk_app;
+revoke all on function usage_delta(uuid, bigint, bigint, bigint, bigint, bigint, boolean) from public;

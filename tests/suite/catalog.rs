@@ -15,6 +15,7 @@ const PLATFORM_TABLES_WITH_TENANT_ID: &[&str] = &[
     // read only through platform_* functions; the runtime role has no privilege on them.
     "tenant_usage",
     "tenant_usage_daily",
+    "tenant_usage_deltas",
 ];
 
 /// Policies for one named role beside tenant_isolation: the narrow cross-tenant paths of

@@ -494,6 +494,7 @@ async fn the_runtime_role_changes_tenants_and_the_audit_only_through_the_functio
         [
             "platform_audit_log",
             "platform_create_tenant",
+            "platform_roll_up_usage",
             "platform_set_tenant_status",
             "platform_tenant_overview",
             "platform_tenant_usage"
@@ -788,6 +789,15 @@ async fn usage_per_tenant_and_day_comes_from_counters_kept_by_the_database() {
     tx.commit().await.expect("commit");
     assert_eq!(sent.rows_affected(), 2);
 
+    let rows = app
+        .state
+        .store
+        .tenant_overview(tenant.tenant.slug.as_str(), 10, None)
+        .await
+        .expect("overview");
+    assert_eq!(rows[0].tickets, 3, "deltas not folded yet count");
+    // Folded into the totals (by this call or a worker's meanwhile), the figures stay.
+    app.state.store.roll_up_usage().await.expect("roll up");
     let rows = app
         .state
         .store

@@ -574,9 +574,9 @@ struct TenantPlan {
 /// The GIN indexes dropped while COPY runs and built afterwards (far faster than inserting
 /// into them row by row); the btree indexes and constraints stay in place.
 const GIN_INDEXES: [&str; 4] = [
-    "end_users_search_idx",
+    "end_users_search_key_idx",
     "end_users_custom_idx",
-    "organizations_search_idx",
+    "organizations_search_key_idx",
     "organizations_custom_idx",
 ];
 
@@ -864,7 +864,7 @@ async fn relation_sizes(admin: &PgPool) -> anyhow::Result<String> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "select relname::text, pg_relation_size(oid) from pg_class
           where relname in ('end_users', 'organization_members', 'organizations',
-                            'end_users_search_idx', 'end_users_custom_idx',
+                            'end_users_search_key_idx', 'end_users_custom_idx',
                             'end_users_name_order_idx', 'end_users_pkey')
           order by pg_relation_size(oid) desc",
     )

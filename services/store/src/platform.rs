@@ -223,6 +223,15 @@ impl Store {
         .await?)
     }
 
+    /// Folds the usage deltas the triggers wrote into the per-tenant totals and days (the
+    /// worker runs it every few seconds); answers how many it folded (0 while another instance
+    /// is folding).
+    pub async fn roll_up_usage(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("select platform_roll_up_usage()")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
     /// The newest `limit` operator actions.
     pub async fn platform_audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>> {
         let rows: Vec<AuditRow> = sqlx::query_as(

@@ -283,7 +283,7 @@ async fn deliver_one(
     }
 }
 
-/// How often the worker refreshes the outbox depth gauges.
+/// How often the worker refreshes the outbox depth gauges and folds the usage counters.
 const DEPTH_EVERY: Duration = Duration::from_secs(10);
 
 /// Delivers until `shutdown` turns true, finishing the batch in hand first.
@@ -301,6 +301,10 @@ pub async fn run(
             match store.mail_depth().await {
                 Ok(rows) => crate::telemetry::outbox_depth(&rows),
                 Err(error) => tracing::warn!(%error, "cannot read the outbox depth"),
+            }
+            // The console's usage figures (migration 18): the triggers only append deltas.
+            if let Err(error) = store.roll_up_usage().await {
+                tracing::warn!(%error, "cannot fold the usage counters");
             }
         }
         let pause = match deliver_batch(&store, &transport, &config).await {
