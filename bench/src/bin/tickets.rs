@@ -1466,11 +1466,17 @@ fn statements(read: Read, inputs: &Inputs, index: usize, tenant: Option<Uuid>) -
     let scope = read.scope(inputs);
     match read.request(inputs, index) {
         Request::List(query) => {
+            // As `store::tickets::list_in_queue`: the page's ids from the tickets table
+            // alone, then the names of those rows.
             let mut sql = ticket_select(tenant);
+            sql.push(" and t.id = any(array(select t.id from tickets t where true");
+            tenant_condition(&mut sql, "t", tenant);
             scope_condition(&mut sql, scope, tenant);
             filters(&mut sql, &query, tenant);
             sql.push(" order by t.updated_at desc, t.id desc limit ")
-                .push_bind((query.limit + 1) as i64);
+                .push_bind((query.limit + 1) as i64)
+                .push("))");
+            sql.push(" order by t.updated_at desc, t.id desc");
             vec![sql]
         }
         Request::Counts => {

@@ -607,14 +607,18 @@ pub async fn list_in_queue(
     query: &TicketQuery,
     queue: Option<QueueCondition>,
 ) -> Result<Page<Ticket>> {
+    // The page's ids first, from the tickets table alone (an active queue may hold tens of
+    // thousands of rows to order), then the names of those few rows: the joins run for the
+    // page, not for the whole queue.
+    let (expression, key_type) = query.sort.expression();
+    let direction = if query.descending { "desc" } else { "asc" };
     let mut sql = QueryBuilder::new(SELECT);
+    sql.push(" and t.id = any(array(select t.id from tickets t where true");
     scope.push_condition(&mut sql);
     query.push_filters(&mut sql);
     if let Some(queue) = queue {
         queue.push_condition(&mut sql);
     }
-    let (expression, key_type) = query.sort.expression();
-    let direction = if query.descending { "desc" } else { "asc" };
     if let Some(after) = &query.after {
         let comparison = if query.descending { "<" } else { ">" };
         sql.push(format!(" and ({expression}, t.id) {comparison} ("))
@@ -626,7 +630,11 @@ pub async fn list_in_queue(
     sql.push(format!(
         " order by {expression} {direction}, t.id {direction} limit "
     ))
-    .push_bind((query.limit + 1) as i64);
+    .push_bind((query.limit + 1) as i64)
+    .push("))");
+    sql.push(format!(
+        " order by {expression} {direction}, t.id {direction}"
+    ));
     let rows: Vec<TicketRow> = sql.build_query_as().fetch_all(tx.conn()).await?;
     let tickets = rows
         .into_iter()
