@@ -63,89 +63,51 @@ as $$
           case when p_active then now() end)
 $$;
 
-create function usage_tickets_inserted() returns trigger
+-- Rows inserted into or deleted from a counted table, by tenant: tg_argv[0] names what they
+-- count (agents, end_users, tickets: rows; storage: attachment bytes). New tickets are activity.
+create function usage_rows_counted() returns trigger
 language plpgsql security definer set search_path = pg_catalog, public
 as $$
-declare r record;
+declare
+  what text := tg_argv[0];
+  direction bigint := case tg_op when 'DELETE' then -1 else 1 end;
+  r record;
 begin
-  for r in select tenant_id, count(*) as n from new_rows group by tenant_id loop
-    perform usage_delta(r.tenant_id, 0, 0, r.n, 0, 0, true);
-  end loop;
+  if what = 'storage' then
+    for r in select tenant_id, direction * sum(size_bytes)::bigint as n
+               from changed_rows group by tenant_id loop
+      perform usage_delta(r.tenant_id, 0, 0, 0, r.n, 0, false);
+    end loop;
+  else
+    for r in select tenant_id, direction * count(*) as n from changed_rows group by tenant_id loop
+      perform usage_delta(r.tenant_id,
+                          case what when 'agents' then r.n else 0 end,
+                          case what when 'end_users' then r.n else 0 end,
+                          case what when 'tickets' then r.n else 0 end,
+                          0, 0, what = 'tickets');
+    end loop;
+  end if;
   return null;
 end
 $$;
 create trigger tickets_usage after insert on tickets
-  referencing new table as new_rows for each statement execute function usage_tickets_inserted();
-
-create function usage_end_users_inserted() returns trigger
-language plpgsql security definer set search_path = pg_catalog, public
-as $$
-declare r record;
-begin
-  for r in select tenant_id, count(*) as n from new_rows group by tenant_id loop
-    perform usage_delta(r.tenant_id, 0, r.n, 0, 0, 0, false);
-  end loop;
-  return null;
-end
-$$;
+  referencing new table as changed_rows
+  for each statement execute function usage_rows_counted('tickets');
 create trigger end_users_usage after insert on end_users
-  referencing new table as new_rows for each statement execute function usage_end_users_inserted();
-
-create function usage_agents_inserted() returns trigger
-language plpgsql security definer set search_path = pg_catalog, public
-as $$
-declare r record;
-begin
-  for r in select tenant_id, count(*) as n from new_rows group by tenant_id loop
-    perform usage_delta(r.tenant_id, r.n, 0, 0, 0, 0, false);
-  end loop;
-  return null;
-end
-$$;
+  referencing new table as changed_rows
+  for each statement execute function usage_rows_counted('end_users');
 create trigger agents_usage_insert after insert on agents
-  referencing new table as new_rows for each statement execute function usage_agents_inserted();
-
-create function usage_agents_deleted() returns trigger
-language plpgsql security definer set search_path = pg_catalog, public
-as $$
-declare r record;
-begin
-  for r in select tenant_id, count(*) as n from old_rows group by tenant_id loop
-    perform usage_delta(r.tenant_id, -r.n, 0, 0, 0, 0, false);
-  end loop;
-  return null;
-end
-$$;
+  referencing new table as changed_rows
+  for each statement execute function usage_rows_counted('agents');
 create trigger agents_usage_delete after delete on agents
-  referencing old table as old_rows for each statement execute function usage_agents_deleted();
-
-create function usage_attachments_inserted() returns trigger
-language plpgsql security definer set search_path = pg_catalog, public
-as $$
-declare r record;
-begin
-  for r in select tenant_id, sum(size_bytes)::bigint as bytes from new_rows group by tenant_id loop
-    perform usage_delta(r.tenant_id, 0, 0, 0, r.bytes, 0, false);
-  end loop;
-  return null;
-end
-$$;
+  referencing old table as changed_rows
+  for each statement execute function usage_rows_counted('agents');
 create trigger ticket_attachments_usage_insert after insert on ticket_attachments
-  referencing new table as new_rows for each statement execute function usage_attachments_inserted();
-
-create function usage_attachments_deleted() returns trigger
-language plpgsql security definer set search_path = pg_catalog, public
-as $$
-declare r record;
-begin
-  for r in select tenant_id, sum(size_bytes)::bigint as bytes from old_rows group by tenant_id loop
-    perform usage_delta(r.tenant_id, 0, 0, 0, -r.bytes, 0, false);
-  end loop;
-  return null;
-end
-$$;
+  referencing new table as changed_rows
+  for each statement execute function usage_rows_counted('storage');
 create trigger ticket_attachments_usage_delete after delete on ticket_attachments
-  referencing old table as old_rows for each statement execute function usage_attachments_deleted();
+  referencing old table as changed_rows
+  for each statement execute function usage_rows_counted('storage');
 
 -- Mail counts when the worker marks it sent (the only transition into 'sent').
 create function usage_mail_sent() returns trigger

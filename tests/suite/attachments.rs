@@ -715,6 +715,14 @@ async fn the_api_creates_a_ticket_with_files_in_one_multipart_request() {
         response.bytes().await.expect("bytes").as_ref(),
         b"\x89PNG\r\n\x1a\nscreen"
     );
+    // The console's storage figure counts the file (migration 18).
+    let usage = app
+        .state
+        .store
+        .tenant_overview(tenant.tenant.slug.as_str(), 1, None)
+        .await
+        .expect("overview");
+    assert_eq!(usage[0].storage_bytes, 14);
 
     // A refused file or a malformed JSON part: 422 naming it, and no ticket, no object.
     let mut tx = tenant_sql(&tenant).await;
