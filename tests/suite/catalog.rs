@@ -323,6 +323,7 @@ async fn the_search_functions_fail_closed_without_a_tenant() {
         "select count(*) from directory.organization_ids_matching('%a%')",
         "select count(*) from directory.organization_ids_with_custom('{}')",
         "select count(*) from ticket_search.ticket_ids_matching('printer')",
+        "select ticket_search.ticket_ids_matching_up_to('printer', 10)",
         "select count(*) from ticket_search.ticket_ids_with_custom('{}')",
     ] {
         let error = sqlx::query(call).execute(&pool).await.expect_err(call);

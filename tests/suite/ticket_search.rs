@@ -4,7 +4,9 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tenantdesk_tests::{TestApp, TestTenant, spawn_app};
+use sqlx::PgPool;
+use store::tickets::{self, TextMatch, TicketQuery, TicketScope, TicketSort};
+use tenantdesk_tests::{TestApp, TestTenant, database, spawn_app};
 
 async fn create(app: &TestApp, tenant: &TestTenant, token: &str, body: Value) -> i64 {
     let (status, ticket) = app
@@ -188,6 +190,72 @@ async fn full_text_finds_words_in_subjects_messages_and_notes_of_this_tenant_onl
         found(&app, &other, &other_token, &q("tunnel")).await,
         Vec::<i64>::new()
     );
+
+    // Past `TextMatch::FEW` matches the list tests each row instead of taking the ids; both
+    // forms find the same tickets (in this tenant only).
+    for text in [
+        "printer",
+        "PRINTER toner",
+        "printer -toner",
+        "\"second floor\"",
+        "tunnel or tray",
+        "kestrel",
+        "wombat",
+        "prin*",
+        "jam",
+    ] {
+        assert_eq!(
+            listed(&app, &tenant, text, false).await,
+            listed(&app, &tenant, text, true).await,
+            "{text}"
+        );
+    }
+    // The lookup answers null past its cap, so a common word never collects every match.
+    let pool = PgPool::connect(&database().runtime_url)
+        .await
+        .expect("runtime connection");
+    for (cap, expected) in [(1, None), (2, Some(2)), (5, Some(2))] {
+        let mut tx = pool.begin().await.expect("tx");
+        sqlx::query("select set_config('app.tenant_id', $1, true)")
+            .bind(tenant.tenant.id.as_uuid().to_string())
+            .execute(&mut *tx)
+            .await
+            .expect("set tenant");
+        let ids: Option<Vec<uuid::Uuid>> =
+            sqlx::query_scalar("select ticket_search.ticket_ids_matching_up_to('printer', $1)")
+                .bind(cap)
+                .fetch_one(&mut *tx)
+                .await
+                .expect("lookup");
+        assert_eq!(ids.map(|ids| ids.len()), expected, "cap {cap}");
+        tx.rollback().await.expect("rollback");
+    }
+}
+
+/// Ticket numbers a text search lists (by number), with each row tested (`each_row`) or with
+/// the ids the search function found.
+async fn listed(app: &TestApp, tenant: &TestTenant, text: &str, each_row: bool) -> Vec<i64> {
+    let mut tx = app
+        .state
+        .store
+        .begin_tenant(tenant.tenant.id)
+        .await
+        .expect("tx");
+    let query = TicketQuery {
+        text: Some(text.to_owned()),
+        sort: TicketSort::Number,
+        descending: false,
+        ..TicketQuery::default()
+    };
+    let page = if each_row {
+        let each = TextMatch::EachRow(text.to_owned());
+        tickets::list_matching(&mut tx, TicketScope::All, &query, None, Some(&each)).await
+    } else {
+        tickets::list_in_queue(&mut tx, TicketScope::All, &query, None).await
+    }
+    .expect("list");
+    tx.commit().await.expect("commit");
+    page.items.iter().map(|t| t.number).collect()
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ use clap::Parser;
 use domain::TenantId;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use store::search::CustomFilter;
-use store::tickets::{AssigneeFilter, TicketQuery, TicketScope};
+use store::tickets::{AssigneeFilter, TextMatch, TicketQuery, TicketScope};
 use store::{Owner, Store};
 use tenantdesk::embedded_postgres::{Claim, EmbeddedPostgres, Options};
 use uuid::Uuid;
@@ -1084,8 +1084,8 @@ impl Inputs {
         &items[index % items.len()]
     }
 
-    /// How many tickets each search read's terms match (the set the list sorts before
-    /// cutting a page), over the first 20 terms.
+    /// How many tickets each search read's terms match (the set the list pages through),
+    /// over the first 5 terms.
     async fn count_matches(&self, admin: &PgPool) -> anyhow::Result<BTreeMap<&'static str, f64>> {
         let mut counts = BTreeMap::new();
         for read in Read::ALL {
@@ -1093,20 +1093,33 @@ impl Inputs {
                 continue;
             }
             let mut total = 0i64;
-            for index in 0..20 {
+            for index in 0..5 {
                 let Request::List(query) = read.request(self, index) else {
                     continue;
                 };
                 let mut tx = database::begin_tenant(admin, self.tenant).await?;
+                // Every match, however many (the list itself stops at `TextMatch::FEW`).
+                let text = match query.text.as_deref() {
+                    Some(text) => Some(TextMatch::Among(
+                        sqlx::query_scalar::<_, Option<Vec<Uuid>>>(
+                            "select ticket_search.ticket_ids_matching_up_to($1, 100000000)",
+                        )
+                        .bind(text)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .unwrap_or_default(),
+                    )),
+                    None => None,
+                };
                 let mut sql =
                     QueryBuilder::new("select count(*) from tickets t where t.tenant_id = ");
                 sql.push_bind(self.tenant.as_uuid());
-                query.push_filters(&mut sql);
+                query.push_filters(&mut sql, text.as_ref());
                 let count: i64 = sql.build_query_scalar().fetch_one(&mut *tx).await?;
                 tx.commit().await?;
                 total += count;
             }
-            counts.insert(read.label, total as f64 / 20.0);
+            counts.insert(read.label, total as f64 / 5.0);
         }
         Ok(counts)
     }
@@ -1402,14 +1415,18 @@ fn scope_condition(sql: &mut Sql, scope: TicketScope, tenant: Option<Uuid>) {
 /// The list filters: the store's own [`TicketQuery::push_filters`] under RLS. Written out
 /// otherwise, with the search functions' statements inlined (they read the tenant from
 /// `app.tenant_id`, which a bypassing session without set_config does not have).
-fn filters(sql: &mut Sql, query: &TicketQuery, tenant: Option<Uuid>) {
+fn filters(sql: &mut Sql, query: &TicketQuery, tenant: Option<Uuid>, text: Option<&TextMatch>) {
     let Some(tenant) = tenant else {
-        query.push_filters(sql);
+        query.push_filters(sql, text);
         return;
     };
     if !query.states.is_empty() {
-        let states: Vec<&'static str> = query.states.iter().map(|s| s.as_str()).collect();
-        sql.push(" and t.state = any(").push_bind(states).push(")");
+        let states: Vec<String> = query
+            .states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        sql.push(format!(" and t.state in ({})", states.join(", ")));
     }
     if let Some(department) = query.department {
         sql.push(" and t.department_id = ").push_bind(department);
@@ -1423,16 +1440,27 @@ fn filters(sql: &mut Sql, query: &TicketQuery, tenant: Option<Uuid>) {
         }
         None => {}
     }
-    if let Some(text) = query.text.as_deref() {
-        sql.push(" and t.id = any(array(select s.id from tickets s where s.tenant_id = ")
-            .push_bind(tenant)
-            .push(" and s.subject_vector @@ ticket_search.parse_query(")
-            .push_bind(text.to_owned())
-            .push(") union select e.ticket_id from ticket_entries e where e.tenant_id = ")
-            .push_bind(tenant)
-            .push(" and e.kind in ('message', 'note') and e.body_vector @@ ticket_search.parse_query(")
-            .push_bind(text.to_owned())
-            .push(")))");
+    // The search function itself (`TextMatch::find`) runs alike on both sides: it is
+    // SECURITY DEFINER with its own explicit tenant condition, not under the policy.
+    match text {
+        Some(TextMatch::Among(ids)) => {
+            sql.push(" and t.id = any(")
+                .push_bind(ids.clone())
+                .push(")");
+        }
+        Some(TextMatch::EachRow(text)) => {
+            sql.push(" and (t.subject_vector @@ (select ticket_search.parse_query(")
+                .push_bind(text.clone())
+                .push(")) or exists (select from ticket_entries e where e.tenant_id = ")
+                .push_bind(tenant)
+                .push(
+                    " and e.ticket_id = t.id and e.kind in ('message', 'note')
+                       and e.body_vector @@ (select ticket_search.parse_query(",
+                )
+                .push_bind(text.clone())
+                .push("))))");
+        }
+        None => {}
     }
     if let Some(text) = query.requester_text.as_deref() {
         let pattern = store::search::like_pattern(text);
@@ -1462,7 +1490,13 @@ fn filters(sql: &mut Sql, query: &TicketQuery, tenant: Option<Uuid>) {
 
 /// The statements a read runs: exactly the store's under RLS (`tenant` None), or the same
 /// with each table's `tenant_id = $n` written out (`tenant` Some).
-fn statements(read: Read, inputs: &Inputs, index: usize, tenant: Option<Uuid>) -> Vec<Sql> {
+fn statements(
+    read: Read,
+    inputs: &Inputs,
+    index: usize,
+    tenant: Option<Uuid>,
+    text: Option<&TextMatch>,
+) -> Vec<Sql> {
     let scope = read.scope(inputs);
     match read.request(inputs, index) {
         Request::List(query) => {
@@ -1472,7 +1506,7 @@ fn statements(read: Read, inputs: &Inputs, index: usize, tenant: Option<Uuid>) -
             sql.push(" and t.id = any(array(select t.id from tickets t where true");
             tenant_condition(&mut sql, "t", tenant);
             scope_condition(&mut sql, scope, tenant);
-            filters(&mut sql, &query, tenant);
+            filters(&mut sql, &query, tenant, text);
             sql.push(" order by t.updated_at desc, t.id desc limit ")
                 .push_bind((query.limit + 1) as i64)
                 .push("))");
@@ -1542,16 +1576,35 @@ fn statements(read: Read, inputs: &Inputs, index: usize, tenant: Option<Uuid>) -
     }
 }
 
-/// Runs the statements; the time they took (not counting BEGIN, set_config and COMMIT).
+/// Runs a read's statements, with the full-text lookup first when it searches text (as
+/// `store::tickets::list_in_queue` does); the time they took (not counting BEGIN,
+/// set_config and COMMIT).
 async fn run_statements(
     conn: &mut sqlx::PgConnection,
-    statements: Vec<Sql>,
+    read: Read,
+    inputs: &Inputs,
+    index: usize,
+    tenant: Option<Uuid>,
 ) -> anyhow::Result<Duration> {
     let clock = Instant::now();
-    for mut sql in statements {
+    let text = match read.request(inputs, index) {
+        Request::List(query) => TextMatch::find(&mut *conn, &query).await?,
+        _ => None,
+    };
+    for mut sql in statements(read, inputs, index, tenant, text.as_ref()) {
         sql.build().fetch_all(&mut *conn).await?;
     }
     Ok(clock.elapsed())
+}
+
+/// The search functions read the tenant from `app.tenant_id` even for a bypassing role;
+/// set once for the session, outside the timed statements.
+async fn set_search_tenant(conn: &mut sqlx::PgConnection, tenant: Uuid) -> anyhow::Result<()> {
+    sqlx::query("select set_config('app.tenant_id', $1, false)")
+        .bind(tenant.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 async fn compare_rls(
@@ -1570,6 +1623,7 @@ async fn compare_rls(
     }
     let tenant = inputs.tenant.as_uuid();
     let mut bypass = admin.acquire().await?;
+    set_search_tenant(&mut bypass, tenant).await?;
     let mut out = format!(
         "\n#### What row-level security costs: the same statements (a) as the runtime role with \
          the tenant set (RLS; statements as the store builds them) and (b) as `{role}` (bypasses \
@@ -1587,10 +1641,9 @@ async fn compare_rls(
         for index in (args.samples..args.samples + args.warmup).chain(0..args.samples) {
             let timed = index < args.samples;
             let mut tx = database::begin_tenant(runtime, inputs.tenant).await?;
-            let a = run_statements(&mut tx, statements(read, inputs, index, None)).await;
+            let a = run_statements(&mut tx, read, inputs, index, None).await;
             tx.commit().await?;
-            let b =
-                run_statements(&mut bypass, statements(read, inputs, index, Some(tenant))).await;
+            let b = run_statements(&mut bypass, read, inputs, index, Some(tenant)).await;
             match (a, b) {
                 (Ok(a), Ok(b)) => {
                     if timed {
@@ -2052,13 +2105,17 @@ async fn explain_reads(
 
         // The same read as the explicit-filter side of the comparison ran it.
         let mut conn = bypass.acquire().await?;
+        set_search_tenant(&mut conn, inputs.tenant.as_uuid()).await?;
         for index in 0..9 {
             if index == 8 {
                 notices.take();
             }
             run_statements(
                 &mut conn,
-                statements(read, inputs, 1_000 + index, Some(inputs.tenant.as_uuid())),
+                read,
+                inputs,
+                1_000 + index,
+                Some(inputs.tenant.as_uuid()),
             )
             .await?;
         }

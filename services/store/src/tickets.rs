@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::ticket::{Priority, Source, TicketState};
 use serde_json::{Map, Value};
-use sqlx::{FromRow, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::keyset::{After, Page};
@@ -510,10 +510,17 @@ impl Default for TicketQuery {
 impl TicketQuery {
     /// Appends the query's filters (` and ...`) for the tickets table aliased `t`. Queue
     /// counts and search reuse this with their own select list.
-    pub fn push_filters(&self, sql: &mut QueryBuilder<'_, Postgres>) {
+    /// `text` is the full-text condition [`TextMatch::find`] resolved for `self.text`.
+    pub fn push_filters(&self, sql: &mut QueryBuilder<'_, Postgres>, text: Option<&TextMatch>) {
         if !self.states.is_empty() {
-            let states: Vec<&str> = self.states.iter().map(|s| s.as_str()).collect();
-            sql.push(" and t.state = any(").push_bind(states).push(")");
+            // Literals, not a bound array: the planner can then prove the partial index of
+            // active tickets (`state in ('open', 'pending')`) in every plan, generic ones too.
+            let states: Vec<String> = self
+                .states
+                .iter()
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect();
+            sql.push(format!(" and t.state in ({})", states.join(", ")));
         }
         if let Some(department) = self.department {
             sql.push(" and t.department_id = ").push_bind(department);
@@ -558,17 +565,27 @@ impl TicketQuery {
         if let Some(number) = self.number {
             sql.push(" and t.number = ").push_bind(number);
         }
-        // Full text, requester text and custom equality are not leakproof, so they run in the
-        // search functions (an index under the tenant filter) and come back as ids.
-        if let Some(text) = self
-            .text
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            sql.push(" and t.id = any(array(select ticket_search.ticket_ids_matching(")
-                .push_bind(text.to_owned())
-                .push(")))");
+        // Full text, requester text and custom equality are not leakproof, so their index
+        // lookups run in the search functions (an index under the tenant filter) and come back
+        // as ids.
+        match text {
+            Some(TextMatch::Among(ids)) => {
+                sql.push(" and t.id = any(")
+                    .push_bind(ids.clone())
+                    .push(")");
+            }
+            Some(TextMatch::EachRow(text)) => {
+                sql.push(" and (t.subject_vector @@ (select ticket_search.parse_query(")
+                    .push_bind(text.clone())
+                    .push(
+                        ")) or exists (select from ticket_entries e
+                          where e.ticket_id = t.id and e.kind in ('message', 'note')
+                            and e.body_vector @@ (select ticket_search.parse_query(",
+                    )
+                    .push_bind(text.clone())
+                    .push("))))");
+            }
+            None => {}
         }
         if let Some(text) = self
             .requester_text
@@ -591,6 +608,45 @@ impl TicketQuery {
     }
 }
 
+/// How a list meets its full-text condition (`TicketQuery::text`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TextMatch {
+    /// At most [`TextMatch::FEW`] tickets match: these.
+    Among(Vec<Uuid>),
+    /// More match: the list tests each row it reads, in its order (a common word fills a page
+    /// after about a page's worth of rows instead of collecting every match first).
+    EachRow(String),
+}
+
+impl TextMatch {
+    /// Up to this many matching tickets (and messages or notes) the list takes the ids;
+    /// beyond, walking the list's order finds a page within a few thousand rows (the
+    /// matches are at least this dense).
+    pub const FEW: i32 = 10_000;
+
+    /// Resolves `query.text` (None when it has nothing to search).
+    pub async fn find(conn: &mut PgConnection, query: &TicketQuery) -> Result<Option<Self>> {
+        let Some(text) = query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
+            return Ok(None);
+        };
+        let ids: Option<Vec<Uuid>> =
+            sqlx::query_scalar("select ticket_search.ticket_ids_matching_up_to($1, $2)")
+                .bind(text)
+                .bind(Self::FEW)
+                .fetch_one(conn)
+                .await?;
+        Ok(Some(match ids {
+            Some(ids) => Self::Among(ids),
+            None => Self::EachRow(text.to_owned()),
+        }))
+    }
+}
+
 /// One page of tickets `scope` sees, matching `query`.
 pub async fn list(
     tx: &mut TenantTx,
@@ -607,6 +663,19 @@ pub async fn list_in_queue(
     query: &TicketQuery,
     queue: Option<QueueCondition>,
 ) -> Result<Page<Ticket>> {
+    let text = TextMatch::find(tx.conn(), query).await?;
+    list_matching(tx, scope, query, queue, text.as_ref()).await
+}
+
+/// [`list_in_queue`] with the full-text condition already resolved; both forms of
+/// [`TextMatch`] give the same page.
+pub async fn list_matching(
+    tx: &mut TenantTx,
+    scope: TicketScope,
+    query: &TicketQuery,
+    queue: Option<QueueCondition>,
+    text: Option<&TextMatch>,
+) -> Result<Page<Ticket>> {
     // The page's ids first, from the tickets table alone (an active queue may hold tens of
     // thousands of rows to order), then the names of those few rows: the joins run for the
     // page, not for the whole queue.
@@ -615,7 +684,7 @@ pub async fn list_in_queue(
     let mut sql = QueryBuilder::new(SELECT);
     sql.push(" and t.id = any(array(select t.id from tickets t where true");
     scope.push_condition(&mut sql);
-    query.push_filters(&mut sql);
+    query.push_filters(&mut sql, text);
     if let Some(queue) = queue {
         queue.push_condition(&mut sql);
     }
