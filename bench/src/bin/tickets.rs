@@ -1458,7 +1458,7 @@ fn filters(sql: &mut Sql, query: &TicketQuery, tenant: Option<Uuid>, text: Optio
                        and e.body_vector @@ (select ticket_search.parse_query(",
                 )
                 .push_bind(text.clone())
-                .push("))))");
+                .push(")) offset 0))");
         }
         None => {}
     }

@@ -583,7 +583,9 @@ impl TicketQuery {
                             and e.body_vector @@ (select ticket_search.parse_query(",
                     )
                     .push_bind(text.clone())
-                    .push("))))");
+                    // `offset 0` keeps the test per row: without it the planner may turn
+                    // the exists into a hash of every matching entry of the tenant.
+                    .push(")) offset 0))");
             }
             None => {}
         }
