@@ -396,6 +396,11 @@ async fn search_is_a_substring_with_star_wildcards_over_people_and_organizations
         "organization names match their members"
     );
     assert_eq!(
+        names(&app, &tenant, &token, "q=engines").await,
+        ["Ada Lovelace"],
+        "a match on both her address and her organization shows her once"
+    );
+    assert_eq!(
         names(&app, &tenant, &token, "q=100%25off").await,
         ["Percent Sign"],
         "% is a literal character"

@@ -1468,16 +1468,19 @@ fn filters(sql: &mut Sql, query: &TicketQuery, tenant: Option<Uuid>, text: Optio
             .push_bind(tenant)
             .push(" and u.search_key like lower(")
             .push_bind(pattern.clone())
+            .push(") union all select u.id from end_users u where u.tenant_id = ")
+            .push_bind(tenant)
+            .push(" and not coalesce(u.search_key like lower(")
+            .push_bind(pattern.clone())
             .push(
-                ") union select u.id from organizations o
+                "), false) and u.id in (select m.end_user_id from organizations o
                    join organization_members m on m.tenant_id = o.tenant_id and m.organization_id = o.id
-                   join end_users u on u.tenant_id = m.tenant_id and u.id = m.end_user_id
                   where o.tenant_id = ",
             )
             .push_bind(tenant)
             .push(" and o.search_key like lower(")
             .push_bind(pattern)
-            .push(")))");
+            .push("))))");
     }
     if let Some(equal) = store::search::custom_equalities(&query.custom) {
         sql.push(" and t.id = any(array(select s.id from tickets s where s.tenant_id = ")
