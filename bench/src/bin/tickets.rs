@@ -1345,8 +1345,7 @@ const TICKET_COLUMNS: &str = "select t.id, t.number, t.subject, t.state, t.statu
        t.assignee_team_id, tm.name as assignee_team_name, t.sla_plan_id, sp.name as sla_plan_name,
        t.source, t.custom, t.first_response_due_at, t.resolution_due_at, t.first_responded_at,
        t.sla_paused_since, t.last_message_at, t.closed_at, t.closed_by_agent_id,
-       t.closed_by_end_user_id, t.created_by_agent_id, t.version, t.created_at, t.updated_at
-  from tickets t";
+       t.closed_by_end_user_id, t.created_by_agent_id, t.version, t.created_at, t.updated_at";
 
 /// (join, table and alias, condition, alias) of the ticket select.
 const TICKET_JOINS: [(&str, &str, &str, &str); 8] = [
@@ -1381,14 +1380,19 @@ fn tenant_condition(sql: &mut Sql, alias: &str, tenant: Option<Uuid>) {
 }
 
 fn ticket_select(tenant: Option<Uuid>) -> Sql {
-    let mut sql = QueryBuilder::new(TICKET_COLUMNS);
-    for (join, table, on, alias) in TICKET_JOINS {
-        sql.push(format!("\n  {join} {table} on {on}"));
-        tenant_condition(&mut sql, alias, tenant);
-    }
+    let mut sql = QueryBuilder::new(format!("{TICKET_COLUMNS}\n  from tickets t"));
+    ticket_joins(&mut sql, tenant);
     sql.push("\n where true");
     tenant_condition(&mut sql, "t", tenant);
     sql
+}
+
+/// The names of the ticket select, joined to the ticket `t`.
+fn ticket_joins(sql: &mut Sql, tenant: Option<Uuid>) {
+    for (join, table, on, alias) in TICKET_JOINS {
+        sql.push(format!("\n  {join} {table} on {on}"));
+        tenant_condition(sql, alias, tenant);
+    }
 }
 
 /// The access rule: the store's own [`TicketScope::push_condition`] under RLS; written out
@@ -1503,16 +1507,19 @@ fn statements(
     let scope = read.scope(inputs);
     match read.request(inputs, index) {
         Request::List(query) => {
-            // As `store::tickets::list_in_queue`: the page's ids from the tickets table
-            // alone, then the names of those rows.
-            let mut sql = ticket_select(tenant);
-            sql.push(" and t.id = any(array(select t.id from tickets t where true");
+            // As `store::tickets::list_matching`: the page's ids from the tickets table
+            // alone, then those rows by primary key with their names.
+            let mut sql = QueryBuilder::new(format!(
+                "{TICKET_COLUMNS}\n  from unnest(array(select t.id from tickets t where true"
+            ));
             tenant_condition(&mut sql, "t", tenant);
             scope_condition(&mut sql, scope, tenant);
             filters(&mut sql, &query, tenant, text);
             sql.push(" order by t.updated_at desc, t.id desc limit ")
                 .push_bind((query.limit + 1) as i64)
-                .push("))");
+                .push(")) as page (id) join tickets t on t.id = page.id");
+            tenant_condition(&mut sql, "t", tenant);
+            ticket_joins(&mut sql, tenant);
             sql.push(" order by t.updated_at desc, t.id desc");
             vec![sql]
         }
