@@ -1508,17 +1508,17 @@ fn statements(
     match read.request(inputs, index) {
         Request::List(query) => {
             // As `store::tickets::list_matching`: the page's ids from the tickets table
-            // alone, then those rows by primary key with their names.
-            let mut sql = QueryBuilder::new(format!(
-                "{TICKET_COLUMNS}\n  from unnest(array(select t.id from tickets t where true"
-            ));
+            // alone, those rows by primary key, then their names.
+            let mut sql =
+                QueryBuilder::new("with t as materialized (select t.* from tickets t where true");
+            tenant_condition(&mut sql, "t", tenant);
+            sql.push(" and t.id = any(array(select t.id from tickets t where true");
             tenant_condition(&mut sql, "t", tenant);
             scope_condition(&mut sql, scope, tenant);
             filters(&mut sql, &query, tenant, text);
             sql.push(" order by t.updated_at desc, t.id desc limit ")
                 .push_bind((query.limit + 1) as i64)
-                .push(")) as page (id) join tickets t on t.id = page.id");
-            tenant_condition(&mut sql, "t", tenant);
+                .push(format!("))) {TICKET_COLUMNS}\n  from t"));
             ticket_joins(&mut sql, tenant);
             sql.push(" order by t.updated_at desc, t.id desc");
             vec![sql]

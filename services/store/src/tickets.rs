@@ -681,14 +681,16 @@ pub async fn list_matching(
 ) -> Result<Page<Ticket>> {
     // The page's ids first, from the tickets table alone (an active queue may hold tens of
     // thousands of rows to order), then the names of those few rows: the joins run for the
-    // page, not for the whole queue. The ids drive the outer statement (`unnest`, then the
-    // primary key): under RLS the planner estimates every tenant as the average one, and
-    // left to itself it once scanned a million-ticket tenant's department index to find 51 ids.
+    // page, not for the whole queue. The page's rows are a materialized CTE read by primary
+    // key, so they drive the joins: under RLS the planner estimates every tenant as the
+    // average one, and with the joins in the same statement it once started from the
+    // departments and scanned a million-ticket tenant's department index to find 51 ids.
     let (expression, key_type) = query.sort.expression();
     let direction = if query.descending { "desc" } else { "asc" };
-    let mut sql = QueryBuilder::new(format!(
-        "{COLUMNS} from unnest(array(select t.id from tickets t where true"
-    ));
+    let mut sql = QueryBuilder::new(
+        "with t as materialized (select t.* from tickets t where t.id = any(array(
+           select t.id from tickets t where true",
+    );
     scope.push_condition(&mut sql);
     query.push_filters(&mut sql, text);
     if let Some(queue) = queue {
@@ -706,9 +708,7 @@ pub async fn list_matching(
         " order by {expression} {direction}, t.id {direction} limit "
     ))
     .push_bind((query.limit + 1) as i64)
-    .push(format!(
-        ")) as page (id) join tickets t on t.id = page.id{JOINS}"
-    ));
+    .push(format!("))) {COLUMNS} from t{JOINS}"));
     sql.push(format!(
         " order by {expression} {direction}, t.id {direction}"
     ));
