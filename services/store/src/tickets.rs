@@ -509,9 +509,8 @@ impl Default for TicketQuery {
 }
 
 impl TicketQuery {
-    /// Appends the query's filters (` and ...`) for the tickets table aliased `t`. Queue
-    /// counts and search reuse this with their own select list.
-    /// `text` is the full-text condition [`TextMatch::find`] resolved for `self.text`.
+    /// Appends the query's filters (` and ...`) for the tickets table aliased `t`; `text` is
+    /// the full-text condition [`TextMatch::find`] resolved for `self.text`.
     pub fn push_filters(&self, sql: &mut QueryBuilder<'_, Postgres>, text: Option<&TextMatch>) {
         if !self.states.is_empty() {
             // Literals, not a bound array: the planner can then prove the partial index of
