@@ -5,7 +5,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use store::tickets::{self, TextMatch, TicketQuery, TicketScope, TicketSort};
+use store::search::CustomFilter;
+use store::tickets::{self, Matches, TicketQuery, TicketScope, TicketSort};
 use tenantdesk_tests::{TestApp, TestTenant, database, spawn_app};
 
 async fn create(app: &TestApp, tenant: &TestTenant, token: &str, body: Value) -> i64 {
@@ -191,7 +192,7 @@ async fn full_text_finds_words_in_subjects_messages_and_notes_of_this_tenant_onl
         Vec::<i64>::new()
     );
 
-    // Past `TextMatch::FEW` matches the list tests each row instead of taking the ids; both
+    // Past `Matches::FEW` matches the list tests each row instead of taking the ids; both
     // forms find the same tickets (in this tenant only).
     for text in [
         "printer",
@@ -235,6 +236,21 @@ async fn full_text_finds_words_in_subjects_messages_and_notes_of_this_tenant_onl
 /// Ticket numbers a text search lists (by number), with each row tested (`each_row`) or with
 /// the ids the search function found.
 async fn listed(app: &TestApp, tenant: &TestTenant, text: &str, each_row: bool) -> Vec<i64> {
+    let query = TicketQuery {
+        text: Some(text.to_owned()),
+        ..TicketQuery::default()
+    };
+    listed_by(app, tenant, query, each_row).await
+}
+
+/// Ticket numbers `query` lists, in number order, with each row tested (`each_row`) or with
+/// the ids the search functions found.
+async fn listed_by(
+    app: &TestApp,
+    tenant: &TestTenant,
+    query: TicketQuery,
+    each_row: bool,
+) -> Vec<i64> {
     let mut tx = app
         .state
         .store
@@ -242,14 +258,12 @@ async fn listed(app: &TestApp, tenant: &TestTenant, text: &str, each_row: bool) 
         .await
         .expect("tx");
     let query = TicketQuery {
-        text: Some(text.to_owned()),
         sort: TicketSort::Number,
         descending: false,
-        ..TicketQuery::default()
+        ..query
     };
     let page = if each_row {
-        let each = TextMatch::EachRow(text.to_owned());
-        tickets::list_matching(&mut tx, TicketScope::All, &query, None, Some(&each)).await
+        tickets::list_matching(&mut tx, TicketScope::All, &query, None, &Matches::default()).await
     } else {
         tickets::list_in_queue(&mut tx, TicketScope::All, &query, None).await
     }
@@ -319,6 +333,80 @@ async fn custom_ticket_fields_filter_by_equality_and_range() {
         found(&app, &tenant, &token, "custom.seats.max=10").await,
         vec![small]
     );
+
+    // Past `Matches::FEW` tickets with a value the list tests each row; both forms list the
+    // same tickets, and never the other tenant's ticket with the same value.
+    let other = app.create_tenant("Custom Search Other").await;
+    let other_token = app.issue_token(&other.tenant, "search").await;
+    let (status, body) = app
+        .api(
+            &other,
+            &other_token,
+            Method::POST,
+            "/api/v1/fields/ticket",
+            Some(json!({"key": "serial", "label": "Serial", "field_type": "text"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    create(
+        &app,
+        &other,
+        &other_token,
+        json!({"subject": "Theirs", "message": "m",
+        "requester_email": "a@example.com", "custom": {"serial": "SN-2"}}),
+    )
+    .await;
+    for (custom, expected) in [
+        (json!({"serial": "SN-2"}), vec![big]),
+        (json!({"seats": 5}), vec![small]),
+        (json!({"serial": "SN-1", "seats": 5}), vec![small]),
+        (json!({"serial": "SN-1", "seats": 500}), vec![]),
+        (json!({"serial": "SN-9"}), vec![]),
+    ] {
+        let query = TicketQuery {
+            custom: custom
+                .as_object()
+                .expect("object")
+                .iter()
+                .map(|(key, value)| CustomFilter::Equals {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            ..TicketQuery::default()
+        };
+        assert_eq!(
+            listed_by(&app, &tenant, query.clone(), false).await,
+            expected,
+            "{custom}"
+        );
+        assert_eq!(
+            listed_by(&app, &tenant, query, true).await,
+            expected,
+            "{custom}"
+        );
+    }
+    // The lookup answers null past its cap, so a common value never collects every match.
+    let pool = PgPool::connect(&database().runtime_url)
+        .await
+        .expect("runtime connection");
+    for (cap, expected) in [(0, None), (1, Some(1)), (5, Some(1))] {
+        let mut tx = pool.begin().await.expect("tx");
+        sqlx::query("select set_config('app.tenant_id', $1, true)")
+            .bind(tenant.tenant.id.as_uuid().to_string())
+            .execute(&mut *tx)
+            .await
+            .expect("set tenant");
+        let ids: Option<Vec<uuid::Uuid>> = sqlx::query_scalar(
+            "select ticket_search.ticket_ids_with_custom_up_to('{\"serial\": \"SN-2\"}', $1)",
+        )
+        .bind(cap)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("lookup");
+        assert_eq!(ids.map(|ids| ids.len()), expected, "cap {cap}");
+        tx.rollback().await.expect("rollback");
+    }
 
     let (status, problem) = app
         .api(

@@ -509,9 +509,17 @@ impl Default for TicketQuery {
 }
 
 impl TicketQuery {
-    /// Appends the query's filters (` and ...`) for the tickets table aliased `t`; `text` is
-    /// the full-text condition [`TextMatch::find`] resolved for `self.text`.
-    pub fn push_filters(&self, sql: &mut QueryBuilder<'_, Postgres>, text: Option<&TextMatch>) {
+    /// The full text to search for, if any.
+    pub fn text_to_search(&self) -> Option<&str> {
+        self.text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    }
+
+    /// Appends the query's filters (` and ...`) for the tickets table aliased `t`, with the
+    /// ids [`Matches::find`] found where it found few.
+    pub fn push_filters(&self, sql: &mut QueryBuilder<'_, Postgres>, matches: &Matches) {
         if !self.states.is_empty() {
             // Literals, not a bound array: the planner can then prove the partial index of
             // active tickets (`state in ('open', 'pending')`) in every plan, generic ones too.
@@ -567,27 +575,28 @@ impl TicketQuery {
         }
         // Full text, requester text and custom equality are not leakproof, so their index
         // lookups run in the search functions (an index under the tenant filter) and come back
-        // as ids.
-        match text {
-            Some(TextMatch::Among(ids)) => {
-                sql.push(" and t.id = any(")
-                    .push_bind(ids.clone())
-                    .push(")");
+        // as ids; past [`Matches::FEW`] the list tests each row it reads instead.
+        if let Some(text) = self.text_to_search() {
+            match &matches.text {
+                Some(ids) => {
+                    sql.push(" and t.id = any(")
+                        .push_bind(ids.clone())
+                        .push(")");
+                }
+                None => {
+                    sql.push(" and (t.subject_vector @@ (select ticket_search.parse_query(")
+                        .push_bind(text.to_owned())
+                        .push(
+                            ")) or exists (select from ticket_entries e
+                              where e.ticket_id = t.id and e.kind in ('message', 'note')
+                                and e.body_vector @@ (select ticket_search.parse_query(",
+                        )
+                        .push_bind(text.to_owned())
+                        // `offset 0` keeps the test per row: without it the planner may turn
+                        // the exists into a hash of every matching entry of the tenant.
+                        .push(")) offset 0))");
+                }
             }
-            Some(TextMatch::EachRow(text)) => {
-                sql.push(" and (t.subject_vector @@ (select ticket_search.parse_query(")
-                    .push_bind(text.clone())
-                    .push(
-                        ")) or exists (select from ticket_entries e
-                          where e.ticket_id = t.id and e.kind in ('message', 'note')
-                            and e.body_vector @@ (select ticket_search.parse_query(",
-                    )
-                    .push_bind(text.clone())
-                    // `offset 0` keeps the test per row: without it the planner may turn
-                    // the exists into a hash of every matching entry of the tenant.
-                    .push(")) offset 0))");
-            }
-            None => {}
         }
         if let Some(text) = self
             .requester_text
@@ -602,50 +611,60 @@ impl TicketQuery {
             .push(") m))");
         }
         if let Some(equal) = crate::search::custom_equalities(&self.custom) {
-            sql.push(" and t.id = any(array(select ticket_search.ticket_ids_with_custom(")
-                .push_bind(sqlx::types::Json(equal))
-                .push(")))");
+            match &matches.custom {
+                Some(ids) => {
+                    sql.push(" and t.id = any(")
+                        .push_bind(ids.clone())
+                        .push(")");
+                }
+                None => {
+                    sql.push(" and t.custom @> ")
+                        .push_bind(sqlx::types::Json(equal));
+                }
+            }
         }
         crate::search::push_custom_ranges(sql, "t.custom", &self.custom);
     }
 }
 
-/// How a list meets its full-text condition (`TicketQuery::text`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TextMatch {
-    /// At most [`TextMatch::FEW`] tickets match: these.
-    Among(Vec<Uuid>),
-    /// More match: the list tests each row it reads, in its order (a common word fills a page
-    /// after about a page's worth of rows instead of collecting every match first).
-    EachRow(String),
+/// The tickets the search functions found for a list's full-text and custom-field
+/// conditions, when few match. A condition without its ids is tested on each row the list
+/// reads, in its order: a common word or value fills a page after about a page's worth of
+/// rows, where collecting every match first would read them all. Both give the same page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Matches {
+    /// The tickets matching `TicketQuery::text`.
+    pub text: Option<Vec<Uuid>>,
+    /// The tickets matching the custom-field equalities of `TicketQuery::custom`.
+    pub custom: Option<Vec<Uuid>>,
 }
 
-impl TextMatch {
+impl Matches {
     /// Up to this many matching tickets (and messages or notes) the list takes the ids;
     /// beyond, walking the list's order finds a page within a few thousand rows (the
     /// matches are at least this dense).
     pub const FEW: i32 = 10_000;
 
-    /// Resolves `query.text` (None when it has nothing to search).
-    pub async fn find(conn: &mut PgConnection, query: &TicketQuery) -> Result<Option<Self>> {
-        let Some(text) = query
-            .text
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        else {
-            return Ok(None);
-        };
-        let ids: Option<Vec<Uuid>> =
-            sqlx::query_scalar("select ticket_search.ticket_ids_matching_up_to($1, $2)")
-                .bind(text)
-                .bind(Self::FEW)
-                .fetch_one(conn)
-                .await?;
-        Ok(Some(match ids {
-            Some(ids) => Self::Among(ids),
-            None => Self::EachRow(text.to_owned()),
-        }))
+    /// Asks the search functions for the query's matches, each answer None past [`Self::FEW`].
+    pub async fn find(conn: &mut PgConnection, query: &TicketQuery) -> Result<Self> {
+        let mut matches = Self::default();
+        if let Some(text) = query.text_to_search() {
+            matches.text =
+                sqlx::query_scalar("select ticket_search.ticket_ids_matching_up_to($1, $2)")
+                    .bind(text)
+                    .bind(Self::FEW)
+                    .fetch_one(&mut *conn)
+                    .await?;
+        }
+        if let Some(equal) = crate::search::custom_equalities(&query.custom) {
+            matches.custom =
+                sqlx::query_scalar("select ticket_search.ticket_ids_with_custom_up_to($1, $2)")
+                    .bind(sqlx::types::Json(equal))
+                    .bind(Self::FEW)
+                    .fetch_one(&mut *conn)
+                    .await?;
+        }
+        Ok(matches)
     }
 }
 
@@ -665,18 +684,18 @@ pub async fn list_in_queue(
     query: &TicketQuery,
     queue: Option<QueueCondition>,
 ) -> Result<Page<Ticket>> {
-    let text = TextMatch::find(tx.conn(), query).await?;
-    list_matching(tx, scope, query, queue, text.as_ref()).await
+    let matches = Matches::find(tx.conn(), query).await?;
+    list_matching(tx, scope, query, queue, &matches).await
 }
 
-/// [`list_in_queue`] with the full-text condition already resolved; both forms of
-/// [`TextMatch`] give the same page.
+/// [`list_in_queue`] with the search functions' [`Matches`] already found; the page is the
+/// same whatever they hold.
 pub async fn list_matching(
     tx: &mut TenantTx,
     scope: TicketScope,
     query: &TicketQuery,
     queue: Option<QueueCondition>,
-    text: Option<&TextMatch>,
+    matches: &Matches,
 ) -> Result<Page<Ticket>> {
     // The page's ids first, from the tickets table alone (an active queue may hold tens of
     // thousands of rows to order), then the names of those few rows: the joins run for the
@@ -691,7 +710,7 @@ pub async fn list_matching(
            select t.id from tickets t where true",
     );
     scope.push_condition(&mut sql);
-    query.push_filters(&mut sql, text);
+    query.push_filters(&mut sql, matches);
     if let Some(queue) = queue {
         queue.push_condition(&mut sql);
     }
