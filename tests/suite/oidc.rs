@@ -803,8 +803,13 @@ async fn chromium_signs_in_through_the_providers_pages() {
         .click()
         .await
         .expect("submit the login");
+    // Wait for the consent page itself: right after the login's click the old page, or none,
+    // may still be there.
     client
-        .find(Locator::Css("button[type=submit]"))
+        .wait()
+        .for_element(Locator::Css(
+            "input[name=prompt][value=consent] ~ button[type=submit]",
+        ))
         .await
         .expect("the consent button")
         .click()
