@@ -212,25 +212,36 @@ async fn full_text_finds_words_in_subjects_messages_and_notes_of_this_tenant_onl
         );
     }
     // The lookup answers null past its cap, so a common word never collects every match.
+    for (cap, expected) in [(1, None), (2, Some(2)), (5, Some(2))] {
+        let found = capped_lookup(
+            &tenant,
+            "select ticket_search.ticket_ids_matching_up_to('printer', $1)",
+            cap,
+        )
+        .await;
+        assert_eq!(found, expected, "cap {cap}");
+    }
+}
+
+/// How many ids a capped search function (`call`, with the cap as `$1`) answers as the runtime
+/// role in `tenant`; None when it answers null (more match than the cap).
+async fn capped_lookup(tenant: &TestTenant, call: &str, cap: i32) -> Option<usize> {
     let pool = PgPool::connect(&database().runtime_url)
         .await
         .expect("runtime connection");
-    for (cap, expected) in [(1, None), (2, Some(2)), (5, Some(2))] {
-        let mut tx = pool.begin().await.expect("tx");
-        sqlx::query("select set_config('app.tenant_id', $1, true)")
-            .bind(tenant.tenant.id.as_uuid().to_string())
-            .execute(&mut *tx)
-            .await
-            .expect("set tenant");
-        let ids: Option<Vec<uuid::Uuid>> =
-            sqlx::query_scalar("select ticket_search.ticket_ids_matching_up_to('printer', $1)")
-                .bind(cap)
-                .fetch_one(&mut *tx)
-                .await
-                .expect("lookup");
-        assert_eq!(ids.map(|ids| ids.len()), expected, "cap {cap}");
-        tx.rollback().await.expect("rollback");
-    }
+    let mut tx = pool.begin().await.expect("tx");
+    sqlx::query("select set_config('app.tenant_id', $1, true)")
+        .bind(tenant.tenant.id.as_uuid().to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set tenant");
+    let ids: Option<Vec<uuid::Uuid>> = sqlx::query_scalar(call)
+        .bind(cap)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("lookup");
+    tx.rollback().await.expect("rollback");
+    ids.map(|ids| ids.len())
 }
 
 /// Ticket numbers a text search lists (by number), with each row tested (`each_row`) or with
@@ -387,25 +398,14 @@ async fn custom_ticket_fields_filter_by_equality_and_range() {
         );
     }
     // The lookup answers null past its cap, so a common value never collects every match.
-    let pool = PgPool::connect(&database().runtime_url)
-        .await
-        .expect("runtime connection");
     for (cap, expected) in [(0, None), (1, Some(1)), (5, Some(1))] {
-        let mut tx = pool.begin().await.expect("tx");
-        sqlx::query("select set_config('app.tenant_id', $1, true)")
-            .bind(tenant.tenant.id.as_uuid().to_string())
-            .execute(&mut *tx)
-            .await
-            .expect("set tenant");
-        let ids: Option<Vec<uuid::Uuid>> = sqlx::query_scalar(
+        let found = capped_lookup(
+            &tenant,
             "select ticket_search.ticket_ids_with_custom_up_to('{\"serial\": \"SN-2\"}', $1)",
+            cap,
         )
-        .bind(cap)
-        .fetch_one(&mut *tx)
-        .await
-        .expect("lookup");
-        assert_eq!(ids.map(|ids| ids.len()), expected, "cap {cap}");
-        tx.rollback().await.expect("rollback");
+        .await;
+        assert_eq!(found, expected, "cap {cap}");
     }
 
     let (status, problem) = app
